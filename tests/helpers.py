@@ -41,7 +41,7 @@ def write_image_folder(root: Path, classes: int = 10, per_class: int | None = No
     """Digits written as PNGs into ``root/<class name>/...``, with spaces, nesting and upper-case extensions."""
     images, labels = digit_images()
     counts: dict[int, int] = {}
-    for image, label in zip(images, labels):
+    for image, label in zip(images, labels, strict=True):
         label = int(label)
         if label >= classes or (per_class and counts.get(label, 0) >= per_class):
             continue
@@ -49,9 +49,7 @@ def write_image_folder(root: Path, classes: int = 10, per_class: int | None = No
         folder = root / f"digit {label}" / ("nested" if counts[label] % 2 else "")
         folder.mkdir(parents=True, exist_ok=True)
         suffix = ".PNG" if counts[label] % 3 == 0 else ".png"
-        Image.fromarray(image).resize((size, size)).save(
-            folder / f"img {counts[label]}{suffix}", format="PNG"
-        )
+        Image.fromarray(image).resize((size, size)).save(folder / f"img {counts[label]}{suffix}", format="PNG")
     return root
 
 

@@ -12,7 +12,6 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Optional
 
 from pytorch_lightning import LightningDataModule, Trainer
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
@@ -65,15 +64,13 @@ class LitCLI(LightningCLI):
         parser.add_argument("--strategy", type=str, default="auto", help="Strategy preset (--strategy list).")
         parser.add_argument(
             "--name",
-            type=Optional[str],
+            type=str | None,
             default=None,
             help="Experiment name (default: last --config's stem).",
         )
+        parser.add_argument("--runs_dir", type=str, default="runs", help="Runs go to RUNS_DIR/NAME/version_N.")
         parser.add_argument(
-            "--runs_dir", type=str, default="runs", help="Runs go to RUNS_DIR/NAME/version_N."
-        )
-        parser.add_argument(
-            "--ckpt_path", type=Optional[str], default=None, help="Checkpoint file, or 'last'/'best' of NAME."
+            "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
         )
         parser.add_argument("--debug", type=bool, default=False, help="Show tracebacks instead of one line.")
         # The data decides what the model sees: classes, channels and image size are linked, not repeated.
@@ -149,9 +146,7 @@ class LitCLI(LightningCLI):
             *(trainer_config.get("callbacks") or []),
             *self.trainer_defaults.get("callbacks", []),
         ]
-        if trainer_config.get("enable_progress_bar", True) and not any(
-            isinstance(c, ProgressBar) for c in given
-        ):
+        if trainer_config.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in given):
             callbacks.append(RichProgressBar(leave=True))
         try:
             return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)

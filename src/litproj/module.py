@@ -67,9 +67,7 @@ class ImageClassifier(LightningModule):
         loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
         metrics.update(logits, y)
         on_step = stage == "train"
-        self.log(
-            f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=on_step, sync_dist=not on_step
-        )
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=on_step, sync_dist=not on_step)
         # Metric objects sync their own state across ranks and compute once per epoch.
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
         return loss if stage == "train" else logits

@@ -32,9 +32,7 @@ def class_parameters(class_path: str) -> list[str]:
         if init is None:
             continue
         params = inspect.signature(init).parameters.values()
-        names += [
-            p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
-        ]
+        names += [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"]
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
     return names

@@ -26,11 +26,9 @@ class PredictionCSVWriter(BasePredictionWriter):
         indices = [i for batch in batch_indices[0] for i in batch] if batch_indices else []
         if not indices:
             indices = list(range(len(probabilities)))
-        confidence, label = (
-            probabilities.max(dim=-1) if len(probabilities) else (torch.empty(0), torch.empty(0))
-        )
+        confidence, label = probabilities.max(dim=-1) if len(probabilities) else (torch.empty(0), torch.empty(0))
         with self.path.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["file", "predicted_class", "probability"])
-            for index, cls, prob in zip(indices, label.tolist(), confidence.tolist()):
+            for index, cls, prob in zip(indices, label.tolist(), confidence.tolist(), strict=True):
                 writer.writerow([str(dataset.paths[index]), names[cls] if names else cls, f"{prob:.6f}"])

@@ -83,9 +83,7 @@ class ImageFolderDataModule(ClassificationDataModule):
         root = self._split_dirs().get("train", self.data_dir)
         classes, _ = find_classes(str(root)) if any(p.is_dir() for p in root.iterdir()) else ([], {})
         if not classes:
-            raise UserError(
-                f"--data.data_dir: '{root}' has no class sub-folders (expected {root}/<class>/*.png)."
-            )
+            raise UserError(f"--data.data_dir: '{root}' has no class sub-folders (expected {root}/<class>/*.png).")
         return classes
 
     def _samples(self, root: Path) -> list[tuple[Path, int]]:
@@ -135,9 +133,7 @@ class ImageFolderDataModule(ClassificationDataModule):
         else:
             samples = self._samples(self.data_dir)
             fractions = (1.0 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction)
-            train, val, test = (
-                [samples[i] for i in part] for part in self.split(range(len(samples)), fractions)
-            )
+            train, val, test = ([samples[i] for i in part] for part in self.split(range(len(samples)), fractions))
         self.train_set = ImageFiles(train, train_tf)
         self.val_set = ImageFiles(val, eval_tf)
         self.test_set = ImageFiles(test, eval_tf)
