@@ -68,10 +68,11 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
     Raises:
         UserError: for mistakes in the input (the CLI turns it into one line and exit code 2).
     """
-    invocation = cli_args.prepare(sys.argv[1:] if argv is None else list(argv))
-    if cli_args.flag_value(invocation.args, "--strategy") == "list":
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if cli_args.flag_value(argv, "--strategy") == "list":
         print_presets(list_presets())
         return {}
+    invocation = cli_args.prepare(argv)
     previous_run_dir = os.environ.get(RUN_DIR_ENV)
     try:
         cli = build(invocation, trainer_defaults)
