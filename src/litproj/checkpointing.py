@@ -26,6 +26,8 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+TEMP_SUFFIX = ".ckpt-partial"
+
 
 def rng_states() -> dict[str, Any]:
     """The random generators a resumed run continues from, as tensors and plain values (``weights_only``-safe)."""
@@ -62,6 +64,12 @@ class LitCheckpoint(ModelCheckpoint):
         super().__init__(**kwargs)
         self.every_n_steps = int(every_n_steps)
         self.preempted_at: int | None = None
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if trainer.is_global_zero and self.dirpath and Path(self.dirpath).is_dir():
+            for stale in Path(self.dirpath).glob(f".*{TEMP_SUFFIX}"):  # left by a process killed mid-write
+                stale.unlink(missing_ok=True)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
@@ -113,7 +121,7 @@ class SafeCheckpointIO(TorchCheckpointIO):
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, fsync, then rename: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(obj, file)
