@@ -90,6 +90,7 @@ CASES = [
     Case(
         "ckpt_path not a checkpoint", ["--ckpt_path", "{ws}/notes.ckpt"], r"'.*notes\.ckpt' is not a PyTorch checkpoint"
     ),
+    Case("ckpt_path without a state_dict", ["--ckpt_path", "{ws}/plain.ckpt"], r"is not a Lightning checkpoint"),
     Case(
         "ckpt_path from an incompatible model",
         ["--ckpt_path", "{ws}/runs/resnet/version_0/checkpoints/last.ckpt"],
@@ -158,6 +159,7 @@ def workspace(tmp_path_factory) -> Path:
     (ws / "broken.yaml").write_text("trainer: [unclosed\n")
     (ws / "typo.yaml").write_text("trainer:\n  max_epoch: 3\n")
     (ws / "notes.ckpt").write_text("not a checkpoint\n")
+    torch.save({"weights": torch.zeros(2)}, ws / "plain.ckpt")
     write_image_folder(ws / "empty_class", classes=2, per_class=3, size=8)
     (ws / "empty_class" / "digit 7").mkdir()
     write_image_folder(ws / "corrupt", classes=2, per_class=3, size=8)

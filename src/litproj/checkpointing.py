@@ -24,6 +24,7 @@ from jsonargparse.typing import NonNegativeInt
 from lightning_fabric.utilities.cloud_io import get_filesystem
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import TorchCheckpointIO
+from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 TEMP_SUFFIX = ".ckpt-partial"
@@ -63,7 +64,6 @@ class LitCheckpoint(ModelCheckpoint):
     def __init__(self, every_n_steps: NonNegativeInt = 0, **kwargs):
         super().__init__(**kwargs)
         self.every_n_steps = int(every_n_steps)
-        self.preempted_at: int | None = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
@@ -83,9 +83,9 @@ class LitCheckpoint(ModelCheckpoint):
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         """Preemption (SIGTERM from SLURM or Kubernetes): save ``last.ckpt`` so ``--ckpt_path last`` resumes."""
         super().on_exception(trainer, pl_module, exception)
-        if isinstance(exception, SIGTERMException) and self.save_last and not trainer.sanity_checking:
+        fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
+        if isinstance(exception, SIGTERMException) and self.save_last and fitting:
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
-            self.preempted_at = trainer.global_step
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "rng_states": rng_states()}
