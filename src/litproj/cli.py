@@ -13,21 +13,28 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from jsonargparse.typing import PositiveInt
 from pytorch_lightning import LightningDataModule, Trainer
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
+from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from litproj import rundir
 from litproj.args import FIT_THEN_TEST, Invocation
 from litproj.callbacks import FinalMetricsToHParams
+from litproj.checkpoint_guard import verify_checkpoint
+from litproj.checkpointing import LitCheckpoint
+from litproj.config_errors import explain_config_error
 from litproj.errors import UserError
+from litproj.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
 from litproj.loggers import place_loggers
+from litproj.logs import lightning_info_to_stdout
 from litproj.parse_errors import class_parameters, explain
 from litproj.paths import default_config
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
 logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
+lightning_info_to_stdout()
 
 DEFAULT_MODEL = "litproj.module.ImageClassifier"
 DEFAULT_DATA = "litproj.data.DigitsDataModule"
@@ -52,7 +59,12 @@ class LitCLI(LightningCLI):
             seed_everything_default=42,
             trainer_defaults=trainer_defaults,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"exit_on_error": False, "default_config_files": [str(default_config())]},
+            # allow_abbrev=False: a typo such as --trainer.max_epoch must fail, not abbreviate --trainer.max_epochs.
+            parser_kwargs={
+                "exit_on_error": False,
+                "allow_abbrev": False,
+                "default_config_files": [str(default_config())],
+            },
             args=invocation.args,
             run=False,
         )
@@ -73,10 +85,16 @@ class LitCLI(LightningCLI):
             "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
         )
         parser.add_argument("--debug", type=bool, default=False, help="Show tracebacks instead of one line.")
+        parser.add_argument(
+            "--trust_checkpoint", type=bool, default=False, help="Unpickle --ckpt_path fully (can run its code)."
+        )
+        parser.add_argument(
+            "--dist_timeout", type=PositiveInt, default=DEFAULT_DIST_TIMEOUT, help="Seconds a collective may wait."
+        )
         # The data decides what the model sees: classes, channels and image size are linked, not repeated.
         for attribute in ("num_classes", "in_channels", "image_size"):
             parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LitCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
@@ -96,7 +114,9 @@ class LitCLI(LightningCLI):
             known = list(parser._option_string_actions)
             known += [f"--model.{p}" for p in class_parameters(DEFAULT_MODEL)]
             known += [f"--data.{p}" for p in class_parameters(DEFAULT_DATA)]
-            raise UserError(explain(str(err), known)) from err
+            raise UserError(
+                explain_config_error(str(err), self.invocation.args, known) or explain(str(err), known)
+            ) from err
 
     def instantiate_classes(self) -> None:
         try:
@@ -106,6 +126,7 @@ class LitCLI(LightningCLI):
             if cause is None:
                 raise
             raise cause from err
+        verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint)
 
     def _resolve_checkpoint(self, value: str | None) -> str | None:
         if value in ("last", "best"):
@@ -137,8 +158,9 @@ class LitCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
+        trainer_config = harden(trainer_config, self.config.trust_checkpoint, self.config.dist_timeout)
         callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
-        callbacks.append(FinalMetricsToHParams())
+        callbacks += [FinalMetricsToHParams(), *guard_callbacks()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
         given = [
@@ -150,7 +172,7 @@ class LitCLI(LightningCLI):
             callbacks.append(RichProgressBar(leave=True))
         try:
             return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)
-        except MisconfigurationException as err:
+        except (MisconfigurationException, ValueError) as err:  # Lightning's checks of the Trainer arguments
             raise UserError(f"--trainer: {err}") from err
 
 

@@ -10,6 +10,7 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
+from litproj.errors import UserError
 from litproj.nets import build_backbone
 
 
@@ -42,6 +43,9 @@ class ImageClassifier(LightningModule):
         scheduler: LRSchedulerCallable | None = None,
     ):
         super().__init__()
+        if not lr > 0 or weight_decay < 0:  # `not lr > 0` also catches NaN
+            name, value = ("lr", lr) if not lr > 0 else ("weight_decay", weight_decay)
+            raise UserError(f"--model.{name} must be {'> 0' if name == 'lr' else '>= 0'} (got {value}).")
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

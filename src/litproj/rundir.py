@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from litproj.errors import UserError
@@ -42,6 +43,13 @@ def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
             return candidate
         except FileExistsError:
             number += 1
+
+
+def discard_if_empty(run_dir: str | Path | None) -> None:
+    """Remove a run folder that holds no file (a run that failed before writing anything leaves no litter)."""
+    if run_dir is None or not Path(run_dir).is_dir() or any(p.is_file() for p in Path(run_dir).rglob("*")):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last") -> Path:

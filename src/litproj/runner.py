@@ -16,7 +16,8 @@ from litproj import args as cli_args
 from litproj.cli import LitCLI, build
 from litproj.errors import UserError, exit_on_user_error
 from litproj.predictions import PredictionCSVWriter
-from litproj.rundir import RUN_DIR_ENV
+from litproj.preemption import exit_on_preemption
+from litproj.rundir import RUN_DIR_ENV, discard_if_empty
 from litproj.strategies import list_presets
 from litproj.summary import collect_results, print_presets, report
 
@@ -79,7 +80,7 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
         results = execute(cli, invocation.stage)
     finally:
         if previous_run_dir is None:
-            os.environ.pop(RUN_DIR_ENV, None)
+            discard_if_empty(os.environ.pop(RUN_DIR_ENV, None))
     if cli.trainer.is_global_zero:
         report(results)
     return results
@@ -88,5 +89,5 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``train.py``: one-line errors with exit code 2 unless ``--debug``."""
     argv = sys.argv[1:] if argv is None else argv
-    with exit_on_user_error(cli_args.wants_debug(argv)):
+    with exit_on_user_error(cli_args.wants_debug(argv)), exit_on_preemption():
         run(argv)
