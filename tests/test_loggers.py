@@ -48,6 +48,31 @@ def test_logger_configs_combine_and_keep_one_logger_per_class():
     assert {p.init_args.save_dir for p in placed} == {str(Path("runs/exp/version_3"))}
 
 
+def test_tracker_runs_are_grouped_by_experiment_or_by_search(monkeypatch):
+    def trackers():
+        return [
+            Namespace(class_path="pytorch_lightning.loggers.WandbLogger", init_args=Namespace(project="p")),
+            Namespace(class_path="pytorch_lightning.loggers.MLFlowLogger", init_args=Namespace(tracking_uri=None)),
+        ]
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setattr("litproj.loggers.is_installed", lambda module: True)  # grouping needs no package
+    wandb, mlflow = place_loggers(trackers(), Path("runs/exp/version_3"), "exp")
+    assert (wandb.init_args.group, wandb.init_args.name) == ("exp", "exp/version_3")
+    assert (mlflow.init_args.experiment_name, mlflow.init_args.run_name) == ("exp", "version_3")
+    assert mlflow.init_args.tracking_uri == Path("runs/exp/version_3/mlruns").resolve().as_uri()
+
+    monkeypatch.setattr("litproj.loggers._tune_trial", lambda: ("search_1", "trial_00002"))
+    wandb, mlflow = place_loggers(trackers(), Path("runs/tune/x/trial/version_0"), "trial")
+    assert (wandb.init_args.group, wandb.init_args.name) == ("search_1", "search_1/trial_00002")
+    assert (mlflow.init_args.experiment_name, mlflow.init_args.run_name) == ("search_1", "trial_00002")
+
+    server = Namespace(
+        class_path="pytorch_lightning.loggers.MLFlowLogger", init_args=Namespace(tracking_uri="http://h")
+    )
+    assert place_loggers(server, Path("runs/exp/version_4")).init_args.tracking_uri == "http://h"
+
+
 def test_experiment_is_named_by_the_last_config_that_is_not_a_logger():
     args = ["--config", "configs/experiment/digits_cnn.yaml", *logger_config("csv", "tensorboard")]
     assert prepare(args).experiment == "digits_cnn"

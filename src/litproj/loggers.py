@@ -4,7 +4,8 @@ Loggers are picked by config files (``configs/logger/*.yaml``) that *append* to 
 with jsonargparse's ``logger+:`` key, so ``--config configs/logger/csv.yaml --config
 configs/logger/wandb.yaml`` adds both next to the default TensorBoard logger. Placement happens inside
 :func:`litproj.cli.build`, the path every run and every tune trial takes, so each of them becomes one
-tracker run named after its run folder and grouped under its experiment.
+tracker run: named after its run folder and grouped by experiment, or, in a Ray Tune trial, named
+after the trial and grouped by the search.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,23 +21,24 @@ from jsonargparse import Namespace
 
 from litproj.errors import UserError
 
-Placement = Callable[[Path, str], dict]
+#: (run folder, group, run name) -> init arguments.
+Placement = Callable[[Path, str, str], dict]
 
 #: Init arguments that must point into the run folder: a run folder holds everything its run wrote.
 _WHERE: dict[str, Placement] = {
-    "TensorBoardLogger": lambda run, _: {"save_dir": str(run), "name": "", "version": ""},
-    "CSVLogger": lambda run, _: {"save_dir": str(run), "name": "", "version": ""},
-    "WandbLogger": lambda run, _: {"save_dir": str(run)},
+    "TensorBoardLogger": lambda run, *_: {"save_dir": str(run), "name": "", "version": ""},
+    "CSVLogger": lambda run, *_: {"save_dir": str(run), "name": "", "version": ""},
+    "WandbLogger": lambda run, *_: {"save_dir": str(run)},
 }
 
-#: Init arguments set only where the config left them unset: one tracker run per run folder, grouped by experiment.
+#: Init arguments set only where the config left them unset: one tracker run per run folder, grouped.
 _NAMES: dict[str, Placement] = {
-    "WandbLogger": lambda run, experiment: {"group": experiment, "name": f"{experiment}/{run.name}"},
+    "WandbLogger": lambda run, group, name: {"group": group, "name": f"{group}/{name}"},
     # MLflow's own default store is ./mlruns; a local file store inside the run folder keeps the run self-contained.
     # A tracking_uri from the config or from $MLFLOW_TRACKING_URI (a shared server) is kept.
-    "MLFlowLogger": lambda run, experiment: {
-        "experiment_name": experiment,
-        "run_name": run.name,
+    "MLFlowLogger": lambda run, group, name: {
+        "experiment_name": group,
+        "run_name": name,
         "tracking_uri": (run / "mlruns").resolve().as_uri(),  # absolute: Ray Tune trials change directory
     },
 }
@@ -69,15 +72,30 @@ def _class_name(logger: Namespace) -> str:
     return logger.class_path.rsplit(".", 1)[-1]
 
 
-def _place(logger: Namespace, run_dir: Path, experiment: str) -> Namespace:
+def _tune_trial() -> tuple[str, str] | None:
+    """(search name, trial name) inside a Ray Tune trial, else ``None``; never imports Ray itself."""
+    if "ray.tune" not in sys.modules:
+        return None
+    tune = sys.modules["ray.tune"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # outside a trial Ray warns and returns None
+        try:
+            context = tune.get_context()
+            search, trial = context.get_experiment_name(), context.get_trial_name()
+        except Exception:  # e.g. a Ray Train worker inside a trial: fall back to the experiment name
+            return None
+    return (search, trial) if search and trial else None
+
+
+def _place(logger: Namespace, run_dir: Path, group: str, name: str) -> Namespace:
     class_name = _class_name(logger)
     require_package(class_name)
     init_args = logger.get("init_args") or Namespace()
-    where = _WHERE.get(class_name, lambda run, _: {"save_dir": str(run)})
-    for key, value in where(run_dir, experiment).items():
+    where = _WHERE.get(class_name, lambda run, *_: {"save_dir": str(run)})
+    for key, value in where(run_dir, group, name).items():
         init_args[key] = value
-    names = _NAMES.get(class_name, lambda run, _: {})
-    for key, value in names(run_dir, experiment).items():
+    names = _NAMES.get(class_name, lambda *_: {})
+    for key, value in names(run_dir, group, name).items():
         if init_args.get(key) in _UNSET:
             init_args[key] = value
     logger.init_args = init_args
@@ -122,15 +140,18 @@ def _one_per_class(loggers: list) -> list:
 def place_loggers(logger_config, run_dir: Path, experiment: str | None = None):
     """Return the logger config with every logger writing into ``run_dir`` (``False``/``None`` untouched).
 
+    Tracker runs are grouped by ``experiment`` and named after the run folder (``version_<n>``); inside a
+    Ray Tune trial they are grouped by the search and named after the trial instead.
+
     Args:
         logger_config: ``trainer.logger`` as parsed: one logger, a list of them, ``True``/``False`` or ``None``.
         run_dir: the run folder (``runs/<experiment>/version_<n>``).
-        experiment: groups the tracker runs (W&B group, MLflow experiment); defaults to the run folder's parent.
+        experiment: the experiment name; defaults to the run folder's parent folder.
     """
-    experiment = experiment or Path(run_dir).parent.name
+    group, name = _tune_trial() or (experiment or Path(run_dir).parent.name, Path(run_dir).name)
     if isinstance(logger_config, list):
         loggers = _one_per_class(logger_config)
-        return [_place(item, run_dir, experiment) if isinstance(item, Namespace) else item for item in loggers]
+        return [_place(item, run_dir, group, name) if isinstance(item, Namespace) else item for item in loggers]
     if isinstance(logger_config, Namespace):
-        return _place(logger_config, run_dir, experiment)
+        return _place(logger_config, run_dir, group, name)
     return logger_config
