@@ -137,3 +137,24 @@ def test_mlflow_logs_to_a_local_store_in_the_run_folder(tmp_path, monkeypatch):
     assert MlflowClient(tracked["tracking_uri"]).get_experiment(run.info.experiment_id).name == "exp"
     assert run.data.metrics["test/acc"] == pytest.approx(results["metrics"]["test/acc"])
     assert run.data.params["backbone"] == "small_cnn"
+
+
+@pytest.mark.slow
+def test_inside_a_ray_tune_trial_runs_are_named_by_search_and_trial(tmp_path):
+    ray = pytest.importorskip("ray")
+    from ray import tune
+
+    def trial(config):
+        from litproj.loggers import _tune_trial
+
+        search, name = _tune_trial() or ("", "")
+        tune.report({"search": search, "trial": name})
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        run_config = tune.RunConfig(name="my_search", storage_path=str(tmp_path), verbose=0)
+        result = tune.Tuner(trial, run_config=run_config).fit()[0]
+    finally:
+        ray.shutdown()
+    assert result.metrics["search"] == "my_search"
+    assert result.metrics["trial"].startswith("trial_")
