@@ -62,6 +62,11 @@ def test_tracker_runs_are_grouped_by_experiment_or_by_search(monkeypatch):
     assert (mlflow.init_args.experiment_name, mlflow.init_args.run_name) == ("exp", "version_3")
     assert mlflow.init_args.tracking_uri == Path("runs/exp/version_3/mlruns").resolve().as_uri()
 
+    # A config saved by an earlier run (reused by `test --ckpt_path`) names the new run after its own folder.
+    again = place_loggers([wandb, mlflow], Path("runs/exp/version_5"), "exp")
+    assert [again[0].init_args.name, again[1].init_args.run_name] == ["exp/version_5", "version_5"]
+    assert again[1].init_args.tracking_uri == Path("runs/exp/version_5/mlruns").resolve().as_uri()
+
     monkeypatch.setattr("litproj.loggers._tune_trial", lambda: ("search_1", "trial_00002"))
     wandb, mlflow = place_loggers(trackers(), Path("runs/tune/x/trial/version_0"), "trial")
     assert (wandb.init_args.group, wandb.init_args.name) == ("search_1", "search_1/trial_00002")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable
@@ -45,6 +46,13 @@ _NAMES: dict[str, Placement] = {
 
 #: Values that the logger classes use as defaults and that litproj treats as "not set".
 _UNSET = (None, "", "lightning_logs")
+#: Values litproj derived for another run folder (a saved config.yaml reused by ``test --ckpt_path``): derive anew.
+_DERIVED = re.compile(r"(.*/)?version_\d+(/mlruns)?")
+
+
+def _unset(value) -> bool:
+    return value in _UNSET or _DERIVED.fullmatch(str(value)) is not None
+
 
 #: Logger class -> (module it imports, pip extra that installs it).
 OPTIONAL_PACKAGES = {"WandbLogger": ("wandb", "wandb"), "MLFlowLogger": ("mlflow", "mlflow")}
@@ -96,7 +104,7 @@ def _place(logger: Namespace, run_dir: Path, group: str, name: str) -> Namespace
         init_args[key] = value
     names = _NAMES.get(class_name, lambda *_: {})
     for key, value in names(run_dir, group, name).items():
-        if init_args.get(key) in _UNSET:
+        if _unset(init_args.get(key)):
             init_args[key] = value
     logger.init_args = init_args
     _PREPARE.get(class_name, lambda _: None)(init_args)
