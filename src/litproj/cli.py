@@ -21,7 +21,7 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from litproj import rundir
 from litproj.args import FIT_THEN_TEST, Invocation
-from litproj.callbacks import FinalMetricsToHParams
+from litproj.callbacks import FinalMetricsToHParams, TrackerRuns
 from litproj.checkpoint_guard import verify_checkpoint
 from litproj.checkpointing import LitCheckpoint
 from litproj.config_errors import explain_config_error
@@ -48,9 +48,11 @@ class LitCLI(LightningCLI):
         trainer_defaults: extra Trainer arguments (e.g. callbacks a search adds to every trial).
     """
 
+    #: Set while parsing (``before_instantiate_classes``), so always a folder once the CLI is built.
+    run_dir: Path
+
     def __init__(self, invocation: Invocation, trainer_defaults: dict | None = None):
         self.invocation = invocation
-        self.run_dir: Path | None = None
         self.ckpt_path: str | None = None
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         super().__init__(
@@ -139,9 +141,9 @@ class LitCLI(LightningCLI):
         if rundir.is_child_rank():
             inherited = os.environ.get(rundir.RUN_DIR_ENV)
             return Path(inherited) if inherited else Path(tempfile.mkdtemp(prefix="litproj-rank-"))
-        resuming = self.invocation.stage in ("fit", FIT_THEN_TEST) and self.ckpt_path
-        if resuming and (rundir.run_dir_of(Path(self.ckpt_path)) / "config.yaml").is_file():
-            run_dir = rundir.run_dir_of(Path(self.ckpt_path))
+        resumed = self.ckpt_path if self.invocation.stage in ("fit", FIT_THEN_TEST) else None
+        if resumed and (rundir.run_dir_of(Path(resumed)) / "config.yaml").is_file():
+            run_dir = rundir.run_dir_of(Path(resumed))
         else:
             run_dir = rundir.new_run_dir(self.config.runs_dir, self.config.name)
         os.environ[rundir.RUN_DIR_ENV] = str(run_dir)
@@ -153,14 +155,14 @@ class LitCLI(LightningCLI):
         self.ckpt_path = self._resolve_checkpoint(config.ckpt_path)
         self.run_dir = self._choose_run_dir()
         config.trainer.default_root_dir = str(self.run_dir)
-        config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir)
+        config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir, config.name)
         config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         trainer_config = harden(trainer_config, self.config.trust_checkpoint, self.config.dist_timeout)
         callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
-        callbacks += [FinalMetricsToHParams(), *guard_callbacks()]
+        callbacks += [FinalMetricsToHParams(), TrackerRuns(), *guard_callbacks()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
         given = [
@@ -176,7 +178,7 @@ class LitCLI(LightningCLI):
             raise UserError(f"--trainer: {err}") from err
 
 
-def _user_error_in_chain(err: BaseException) -> UserError | None:
+def _user_error_in_chain(err: BaseException | None) -> UserError | None:
     """jsonargparse wraps errors raised by constructors; find a :class:`UserError` among the causes."""
     seen = set()
     while err is not None and id(err) not in seen:

@@ -27,8 +27,7 @@ def _metrics(trainer: Trainer) -> dict[str, float]:
 
 
 def _best_or_none(trainer: Trainer) -> str | None:
-    callback = trainer.checkpoint_callback
-    return "best" if callback is not None and getattr(callback, "best_model_path", "") else None
+    return "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None
 
 
 def execute(cli: LitCLI, stage: str) -> dict:

@@ -1,5 +1,6 @@
 """Callbacks litproj adds to every Trainer."""
 
 from litproj.callbacks.hparams import FinalMetricsToHParams
+from litproj.callbacks.trackers import TrackerRuns
 
-__all__ = ["FinalMetricsToHParams"]
+__all__ = ["FinalMetricsToHParams", "TrackerRuns"]
