@@ -38,19 +38,20 @@ def render(out: Path, config: str, template: Path = ROOT, **answers: str) -> Pat
     return Path(path)
 
 
+def state(file: Path) -> tuple[bytes, int]:
+    return file.read_bytes(), stat.S_IMODE(file.stat().st_mode)
+
+
 def tree(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Relative path -> (content, permission bits) of every file below ``folder``."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
-    return {p.relative_to(folder).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode)) for p in files}
+    return {p.relative_to(folder).as_posix(): state(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
 def exported() -> dict[str, tuple[bytes, int]]:
     """The root files the template is built from, as the build script lists them."""
     listed = subprocess.run([*BUILD, "--list"], capture_output=True, text=True, check=True).stdout.splitlines()
-    return {
-        path: (ROOT.joinpath(path).read_bytes(), stat.S_IMODE(ROOT.joinpath(path).stat().st_mode)) for path in listed
-    }
+    return {path: state(ROOT / path) for path in listed}
 
 
 def test_template_folder_is_up_to_date():
