@@ -24,16 +24,17 @@ RENAMED = {"project_name": "Mask Classifier", "package_name": "mask_clf"}
 OFF = {"include_tune": "no", "include_github_actions": "no", "license": "none"}
 
 
-@pytest.fixture(scope="module")
-def cookiecutter_config(tmp_path_factory) -> str:
-    """Keeps cookiecutter's replay files and clones out of the home folder."""
-    folder = tmp_path_factory.mktemp("cookiecutter-home")
+def cookiecutter_config(folder: Path) -> str:
+    """A config that keeps cookiecutter's replay files and clones in ``folder``, out of the home folder."""
+    folder.mkdir(parents=True, exist_ok=True)
     config = folder / "config.yaml"
     config.write_text(f"cookiecutters_dir: {folder / 'templates'}\nreplay_dir: {folder / 'replay'}\n")
     return str(config)
 
 
-def render(out: Path, config: str, template: Path = ROOT, **answers: str) -> Path:
+def render(out: Path, template: Path = ROOT, **answers: str) -> Path:
+    """``cookiecutter TEMPLATE --no-input -o OUT KEY=VALUE...``; returns the new project's folder."""
+    config = cookiecutter_config(out.with_name(out.name + "-cookiecutter"))
     path = cookiecutter(str(template), no_input=True, output_dir=str(out), extra_context=answers, config_file=config)
     return Path(path)
 
@@ -59,8 +60,8 @@ def test_template_folder_is_up_to_date():
     assert result.returncode == 0, result.stderr
 
 
-def test_default_render_equals_root(tmp_path, cookiecutter_config, exported):
-    project = render(tmp_path, cookiecutter_config)
+def test_default_render_equals_root(tmp_path, exported):
+    project = render(tmp_path / "out")
     assert project.name == "litproj"
     rendered = tree(project)
     assert sorted(rendered) == sorted(exported)
@@ -69,8 +70,8 @@ def test_default_render_equals_root(tmp_path, cookiecutter_config, exported):
     assert rendered[".ci/run"][1] & stat.S_IXUSR  # the executable bit survives
 
 
-def test_renamed_render_leaves_no_template_names(tmp_path, cookiecutter_config, exported):
-    project = render(tmp_path, cookiecutter_config, **RENAMED)
+def test_renamed_render_leaves_no_template_names(tmp_path, exported):
+    project = render(tmp_path / "out", **RENAMED)
     assert project.name == "mask-classifier"
     rendered = tree(project)
     assert sorted(rendered) == sorted(p.replace("src/litproj/", "src/mask_clf/") for p in exported)
@@ -89,8 +90,8 @@ def test_renamed_render_leaves_no_template_names(tmp_path, cookiecutter_config, 
     assert '"MASK_CLF_CONFIG_DIR"' in rendered["src/mask_clf/paths.py"][0].decode()
 
 
-def test_switched_off_parts_leave_a_coherent_project(tmp_path, cookiecutter_config, exported):
-    project = render(tmp_path, cookiecutter_config, **OFF)
+def test_switched_off_parts_leave_a_coherent_project(tmp_path, exported):
+    project = render(tmp_path / "out", **OFF)
     rendered = tree(project)
     texts = {path: content.decode() for path, (content, _) in rendered.items()}
     removed = [p for p in exported if p not in rendered]
@@ -112,8 +113,8 @@ def test_switched_off_parts_leave_a_coherent_project(tmp_path, cookiecutter_conf
 @pytest.mark.parametrize(
     ("license", "first_line"), [("Apache-2.0", "Apache License"), ("BSD-3-Clause", "BSD 3-Clause License")]
 )
-def test_license_choice(tmp_path, cookiecutter_config, license, first_line):
-    project = render(tmp_path, cookiecutter_config, license=license, author="Ada Lovelace", email="ada@example.org")
+def test_license_choice(tmp_path, license, first_line):
+    project = render(tmp_path / "out", license=license, author="Ada Lovelace", email="ada@example.org")
     text = (project / "LICENSE").read_text()
     assert text.strip().splitlines()[0].strip() == first_line
     assert ("Copyright (c) Ada Lovelace" in text) == (license == "BSD-3-Clause")
@@ -122,15 +123,16 @@ def test_license_choice(tmp_path, cookiecutter_config, license, first_line):
     assert '\nauthors = [{ name = "Ada Lovelace", email = "ada@example.org" }]\n' in pyproject
 
 
-def test_bad_package_name_on_the_command_line(tmp_path, cookiecutter_config):
-    command = [sys.executable, "-m", "cookiecutter", str(ROOT), "--no-input", "-o", str(tmp_path)]
-    command += ["--config-file", cookiecutter_config, "package_name=1bad"]
+def test_bad_package_name_on_the_command_line(tmp_path):
+    out, config = tmp_path / "out", cookiecutter_config(tmp_path / "home")
+    command = [sys.executable, "-m", "cookiecutter", str(ROOT), "--no-input", "-o", str(out)]
+    command += ["--config-file", config, "package_name=1bad"]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode != 0
     assert result.stderr.strip() == (
         "error: package_name '1bad' is not a valid Python identifier; use letters, digits and _, e.g. mask_clf"
     )
-    assert list(tmp_path.iterdir()) == []
+    assert not out.exists() or list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -143,9 +145,9 @@ def test_bad_package_name_on_the_command_line(tmp_path, cookiecutter_config):
         ({"python_version": "3.8"}, "python_version '3.8' is not supported; use 3.10 or newer"),
     ],
 )
-def test_bad_answers_fail_cleanly(tmp_path, cookiecutter_config, capfd, answers, message):
+def test_bad_answers_fail_cleanly(tmp_path, capfd, answers, message):
     out = tmp_path / "out"
     with pytest.raises(FailedHookException):
-        render(out, cookiecutter_config, **answers)
+        render(out, **answers)
     assert f"error: {message}" in capfd.readouterr().err
     assert not out.exists() or [p for p in out.rglob("*") if p.is_file()] == []
