@@ -72,15 +72,9 @@ def isolated_venv(folder: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "answers",
-    [
-        {**RENAMED, "include_tune": "no"},
-        {"include_github_actions": "no", "license": OFF["license"]},
-    ],
-    ids=["mask_clf-without-tune", "without-github-actions"],
-)
-def test_generated_project_installs_and_passes_its_own_tests(tmp_path, answers):
+def test_generated_project_installs_and_passes_its_own_tests(tmp_path):
+    """Renamed, with every part switched off: the README's commands work (CI bakes the other answers)."""
+    answers = {**RENAMED, **OFF}
     project = render(tmp_path / "out", **answers)
     python = isolated_venv(tmp_path / "venv")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
@@ -92,8 +86,7 @@ def test_generated_project_installs_and_passes_its_own_tests(tmp_path, answers):
 
     install = [sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-build-isolation"]
     run(*install, "-e", ".")
-    package = answers.get("package_name", "litproj")
-    where = run(python, "-c", f"import {package}; print({package}.__file__)")
+    where = run(python, "-c", "import mask_clf; print(mask_clf.__file__)")
     assert Path(where.strip()).is_relative_to(project)
     stdout = run(python, "train.py")  # the README's command
     results = json.loads(Path(project, stdout.strip().splitlines()[-1].removeprefix("results: ")).read_text())

@@ -94,9 +94,12 @@ def _renderer(root: Path, context: dict):
 def _check_renders_back(path: str, rendered: str, text: str) -> None:
     """The default render must give the root's text back, or the template would drift from the root."""
     if rendered != text:
-        pairs = zip(rendered.splitlines() + [""], text.splitlines() + [""], strict=False)
+        pairs = zip(rendered.splitlines(keepends=True) + [""], text.splitlines(keepends=True) + [""], strict=False)
         number, (got, want) = next((i, p) for i, p in enumerate(pairs, 1) if p[0] != p[1])
-        raise BuildError(f"{path}:{number}: renders with the defaults as {got!r}, not {want!r}")
+        raise BuildError(
+            f"{path}:{number}: renders with the defaults as {got!r}, not {want!r} "
+            "(make cookiecutter.json's defaults or tools/template_rules.py agree with the root)"
+        )
 
 
 def desired_files(root: Path = ROOT) -> dict[str, tuple[bytes, int]]:
@@ -175,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         desired, existing = desired_files(ROOT), existing_files(ROOT)
     except BuildError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        print(f"error: the build renders with cookiecutter: pip install cookiecutter ({err})", file=sys.stderr)
         return 2
     lines = stale(desired, existing)
     if args.check:
