@@ -27,7 +27,7 @@ def problem(answers: dict) -> str:
     package, slug, python = answers["package_name"], answers["project_slug"], answers["python_version"]
     if not package.isidentifier() or keyword.iskeyword(package):
         return f"package_name '{package}' is not a valid Python identifier; use letters, digits and _, e.g. mask_clf"
-    if package in SHADOWED or package in sys.stdlib_module_names:
+    if package in SHADOWED or package in getattr(sys, "stdlib_module_names", ()):  # Python >= 3.10 lists them
         return f"package_name '{package}' would shadow the '{package}' module; choose another, e.g. my_{package}"
     if not DISTRIBUTION.match(slug):
         return f"project_slug '{slug}' is not a valid folder/distribution name; use letters, digits, -, _ and ."
