@@ -1,0 +1,170 @@
+"""The command line and the single path that builds (Trainer, LightningModule, LightningDataModule).
+
+``train.py``, ``tune.py``, the tests and the benchmarks all build their objects through
+:func:`build`, so a trial of a search or a benchmark run is exactly what ``python train.py`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+from pytorch_lightning import LightningDataModule, Trainer
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+from {{ cookiecutter.package_name }} import rundir
+from {{ cookiecutter.package_name }}.args import FIT_THEN_TEST, Invocation
+from {{ cookiecutter.package_name }}.callbacks import FinalMetricsToHParams
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.loggers import place_loggers
+from {{ cookiecutter.package_name }}.parse_errors import class_parameters, explain
+from {{ cookiecutter.package_name }}.paths import default_config
+
+# "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
+logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
+
+DEFAULT_MODEL = "{{ cookiecutter.package_name }}.module.ImageClassifier"
+DEFAULT_DATA = "{{ cookiecutter.package_name }}.data.DigitsDataModule"
+
+
+class LitCLI(LightningCLI):
+    """LightningCLI with {{ cookiecutter.package_name }}'s run folders, presets, checkpointing defaults and one-line errors.
+
+    Args:
+        invocation: the prepared command line (see :func:`{{ cookiecutter.package_name }}.args.prepare`).
+        trainer_defaults: extra Trainer arguments (e.g. callbacks a search adds to every trial).
+    """
+
+    def __init__(self, invocation: Invocation, trainer_defaults: dict | None = None):
+        self.invocation = invocation
+        self.run_dir: Path | None = None
+        self.ckpt_path: str | None = None
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+        super().__init__(
+            datamodule_class=LightningDataModule,
+            subclass_mode_data=True,
+            seed_everything_default=42,
+            trainer_defaults=trainer_defaults,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"exit_on_error": False, "default_config_files": [str(default_config())]},
+            args=invocation.args,
+            run=False,
+        )
+
+    def add_default_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--seed_everything", "--seed", type=int, default=42, help="Seed for all RNGs.")
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--strategy", type=str, default="auto", help="Strategy preset (--strategy list).")
+        parser.add_argument(
+            "--name",
+            type=str | None,
+            default=None,
+            help="Experiment name (default: last --config's stem).",
+        )
+        parser.add_argument("--runs_dir", type=str, default="runs", help="Runs go to RUNS_DIR/NAME/version_N.")
+        parser.add_argument(
+            "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
+        )
+        parser.add_argument("--debug", type=bool, default=False, help="Show tracebacks instead of one line.")
+        # The data decides what the model sees: classes, channels and image size are linked, not repeated.
+        for attribute in ("num_classes", "in_channels", "image_size"):
+            parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-epoch{epoch:02d}",
+                "checkpoint.auto_insert_metric_name": False,
+                "model": {"class_path": DEFAULT_MODEL},
+                "data": {"class_path": DEFAULT_DATA},
+            }
+        )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        try:
+            super().parse_arguments(parser, args)
+        except argparse.ArgumentError as err:
+            known = list(parser._option_string_actions)
+            known += [f"--model.{p}" for p in class_parameters(DEFAULT_MODEL)]
+            known += [f"--data.{p}" for p in class_parameters(DEFAULT_DATA)]
+            raise UserError(explain(str(err), known)) from err
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except ValueError as err:
+            cause = _user_error_in_chain(err)
+            if cause is None:
+                raise
+            raise cause from err
+
+    def _resolve_checkpoint(self, value: str | None) -> str | None:
+        if value in ("last", "best"):
+            return str(rundir.latest_checkpoint(self.config.runs_dir, self.config.name, value))
+        if value is not None and not Path(value).is_file():
+            raise UserError(f"--ckpt_path: checkpoint '{value}' does not exist.")
+        return value
+
+    def _choose_run_dir(self) -> Path:
+        if rundir.is_child_rank():
+            inherited = os.environ.get(rundir.RUN_DIR_ENV)
+            return Path(inherited) if inherited else Path(tempfile.mkdtemp(prefix="{{ cookiecutter.package_name }}-rank-"))
+        resuming = self.invocation.stage in ("fit", FIT_THEN_TEST) and self.ckpt_path
+        if resuming and (rundir.run_dir_of(Path(self.ckpt_path)) / "config.yaml").is_file():
+            run_dir = rundir.run_dir_of(Path(self.ckpt_path))
+        else:
+            run_dir = rundir.new_run_dir(self.config.runs_dir, self.config.name)
+        os.environ[rundir.RUN_DIR_ENV] = str(run_dir)
+        return run_dir
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config
+        config.name = config.name or self.invocation.experiment
+        self.ckpt_path = self._resolve_checkpoint(config.ckpt_path)
+        self.run_dir = self._choose_run_dir()
+        config.trainer.default_root_dir = str(self.run_dir)
+        config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir)
+        config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
+        callbacks.append(FinalMetricsToHParams())
+        if trainer_config.get("logger") not in (False, None, []):
+            callbacks.append(LearningRateMonitor(logging_interval="step"))
+        given = [
+            *callbacks,
+            *(trainer_config.get("callbacks") or []),
+            *self.trainer_defaults.get("callbacks", []),
+        ]
+        if trainer_config.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in given):
+            callbacks.append(RichProgressBar(leave=True))
+        try:
+            return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)
+        except MisconfigurationException as err:
+            raise UserError(f"--trainer: {err}") from err
+
+
+def _user_error_in_chain(err: BaseException) -> UserError | None:
+    """jsonargparse wraps errors raised by constructors; find a :class:`UserError` among the causes."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, UserError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def build(invocation: Invocation, trainer_defaults: dict | None = None) -> LitCLI:
+    """Parse ``invocation`` and instantiate the Trainer, model and datamodule (``cli.trainer`` etc.)."""
+    return LitCLI(invocation, trainer_defaults)

@@ -1,0 +1,123 @@
+"""MNIST, FashionMNIST and CIFAR-10 through torchvision, in their real on-disk formats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torchvision import datasets
+
+from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
+from {{ cookiecutter.package_name }}.data.transforms import eval_transform, train_transform
+from {{ cookiecutter.package_name }}.errors import UserError
+
+
+@dataclass(frozen=True)
+class _Spec:
+    cls: type
+    image_size: int
+    in_channels: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    hflip: bool
+
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+SPECS = {
+    "MNIST": _Spec(datasets.MNIST, 28, 1, (0.1307,), (0.3081,), hflip=False),
+    "FashionMNIST": _Spec(datasets.FashionMNIST, 28, 1, (0.2860,), (0.3530,), hflip=True),
+    "CIFAR10": _Spec(datasets.CIFAR10, 32, 3, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), hflip=True),
+}
+
+
+def _without_checksums(cls: type) -> type:
+    """The dataset class with its MD5 checks reduced to "the files exist" (for locally built subsets)."""
+    return type(
+        cls.__name__,
+        (cls,),
+        {
+            "train_list": [[name, None] for name, _ in cls.train_list],
+            "test_list": [[name, None] for name, _ in cls.test_list],
+            "meta": {**cls.meta, "md5": None},
+        },
+    )
+
+
+class TorchvisionDataModule(ClassificationDataModule):
+    """A classic torchvision dataset; ``download=true`` fetches it, otherwise it must be in ``data_dir``.
+
+    Args:
+        dataset: which dataset.
+        data_dir: the root torchvision reads (``data_dir/MNIST/raw``, ``data_dir/cifar-10-batches-py``).
+        download: fetch the files when missing (needs network access).
+        val_fraction: share of the training set held out for validation.
+        augment: random crops (and flips where they keep the label) on the training split.
+        verify_checksums: CIFAR-10's MD5 check; turn off only for a locally built subset.
+        **kwargs: loader options of :class:`ClassificationDataModule`.
+    """
+
+    def __init__(
+        self,
+        dataset: Literal["MNIST", "FashionMNIST", "CIFAR10"] = "MNIST",
+        data_dir: str = "data",
+        download: bool = False,
+        val_fraction: float = 0.1,
+        augment: bool = True,
+        verify_checksums: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.spec = SPECS[dataset]
+        self.dataset = dataset
+        self.data_dir = data_dir
+        self.download = download
+        self.val_fraction = val_fraction
+        self.augment = augment
+        self.verify_checksums = verify_checksums
+        self.image_size = self.spec.image_size
+        self.in_channels = self.spec.in_channels
+        self.class_names = list(getattr(self.spec.cls, "classes", CIFAR10_CLASSES))
+
+    def _load(self, train: bool, transform):
+        cls = self.spec.cls
+        if not self.verify_checksums and hasattr(cls, "train_list"):
+            cls = _without_checksums(cls)
+        try:
+            return cls(self.data_dir, train=train, transform=transform, download=self.download)
+        except RuntimeError as err:
+            if "not found" not in str(err).lower() and "corrupted" not in str(err).lower():
+                raise
+            raise UserError(
+                f"{self.dataset} not found under '{self.data_dir}': pass --data.download true (needs network) "
+                f"or --data.data_dir pointing at an existing copy."
+            ) from err
+
+    def prepare_data(self) -> None:
+        if self.download:
+            self._load(True, None)
+            self._load(False, None)
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage == "predict":
+            self.setup_predict()
+            return
+        if self.train_set is not None:
+            return
+        spec = self.spec
+        eval_tf = eval_transform(spec.image_size, spec.in_channels, spec.mean, spec.std)
+        train_tf = (
+            train_transform(spec.image_size, spec.in_channels, spec.mean, spec.std, hflip=spec.hflip)
+            if self.augment
+            else eval_tf
+        )
+        train_full, eval_full = self._load(True, train_tf), self._load(True, eval_tf)
+        self.check_labels(torch.as_tensor(train_full.targets), f"{self.dataset} ({self.data_dir})")
+        parts = self.split(range(len(train_full)), (1.0 - self.val_fraction, self.val_fraction))
+        self.train_set = torch.utils.data.Subset(train_full, list(parts[0]))
+        self.val_set = torch.utils.data.Subset(eval_full, list(parts[1]))
+        self.test_set = self._load(False, eval_tf)
+
+    def predict_transform(self):
+        return eval_transform(self.spec.image_size, self.spec.in_channels, self.spec.mean, self.spec.std)

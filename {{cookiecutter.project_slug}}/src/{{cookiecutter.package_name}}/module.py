@@ -1,0 +1,109 @@
+"""The training system: steps, metrics and optimizers around a plain backbone network."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from lightning_utilities.core.rank_zero import rank_zero_only
+from pytorch_lightning import LightningModule
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
+
+from {{ cookiecutter.package_name }}.nets import build_backbone
+
+
+class ImageClassifier(LightningModule):
+    """Classifies images with any backbone from :mod:`{{ cookiecutter.package_name }}.nets` (or your own by import path).
+
+    Args:
+        backbone: registered name (``small_cnn``, ``resnet18``) or dotted import path of an ``nn.Module``.
+        num_classes: number of classes; labels must lie in ``[0, num_classes)``.
+        in_channels: image channels the backbone expects.
+        image_size: side of the (square) input image; used for ``example_input_array`` and shape checks.
+        lr: learning rate handed to the optimizer (overrides any ``lr`` in ``optimizer``'s init args).
+        weight_decay: weight decay handed to the optimizer.
+        label_smoothing: cross-entropy label smoothing.
+        optimizer: optimizer class and init args (LightningCLI dependency injection).
+        scheduler: LR scheduler class and init args; ``None`` anneals the LR with a per-step cosine
+            to zero over the whole fit, which needs no knowledge of the epoch count in the config.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "small_cnn",
+        num_classes: int = 10,
+        in_channels: int = 1,
+        image_size: int = 8,
+        lr: float = 3e-3,
+        weight_decay: float = 1e-4,
+        label_smoothing: float = 0.0,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        scheduler: LRSchedulerCallable | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer", "scheduler"])
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.net = build_backbone(backbone, in_channels=in_channels, num_classes=num_classes)
+        self.example_input_array = torch.zeros(2, in_channels, image_size, image_size)
+        metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "f1": MulticlassF1Score(num_classes, average="macro"),
+            }
+        )
+        self.train_metrics = metrics.clone(prefix="train/")
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def _shared_step(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+        metrics.update(logits, y)
+        on_step = stage == "train"
+        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=on_step, sync_dist=not on_step)
+        # Metric objects sync their own state across ranks and compute once per epoch.
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        return loss if stage == "train" else logits
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train", self.train_metrics)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._shared_step(batch, "val", self.val_metrics)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        logits = self._shared_step(batch, "test", self.test_metrics)
+        self.test_confusion.update(logits, batch[1])
+
+    def on_test_epoch_end(self) -> None:
+        matrix = self.test_confusion.compute()
+        self.test_confusion.reset()
+        self._log_confusion_matrix(matrix)
+
+    @rank_zero_only
+    def _log_confusion_matrix(self, matrix: torch.Tensor) -> None:
+        from {{ cookiecutter.package_name }}.plots import log_confusion_matrix
+
+        names = getattr(self.trainer.datamodule, "class_names", None)
+        log_confusion_matrix(self.trainer, matrix, names)
+
+    def predict_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        x = batch[0] if isinstance(batch, (list, tuple)) else batch
+        return torch.softmax(self(x), dim=-1)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+        if self.scheduler_factory is not None:
+            return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer)}
+        total_steps = max(1, int(self.trainer.estimated_stepping_batches))
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}

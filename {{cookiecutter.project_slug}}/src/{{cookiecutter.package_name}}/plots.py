@@ -1,0 +1,49 @@
+"""Figures people would rather see than read: the test confusion matrix, as PNG and in TensorBoard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+
+def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str] | None = None):
+    """A matplotlib figure of a confusion matrix with counts in the cells (rows: true class)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = matrix.shape[0]
+    names = list(class_names) if class_names else [str(i) for i in range(n)]
+    size = max(4.0, 0.45 * n + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix.cpu().numpy(), cmap="Blues")
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="true", title="test confusion matrix")
+    ax.set_xticklabels(names, rotation=45, ha="right")
+    ax.set_yticklabels(names)
+    high = matrix.max().item() / 2 if matrix.numel() else 0
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                value = int(matrix[i, j])
+                ax.text(j, i, value, ha="center", va="center", color="white" if value > high else "black")
+    fig.tight_layout()
+    return fig
+
+
+def log_confusion_matrix(trainer, matrix: torch.Tensor, class_names: Sequence[str] | None = None) -> None:
+    """Save ``confusion_matrix.png`` in the run directory and add it to every TensorBoard logger."""
+    import matplotlib.pyplot as plt
+
+    fig = confusion_figure(matrix, class_names)
+    run_dir = trainer.log_dir or trainer.default_root_dir
+    if run_dir:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        fig.savefig(Path(run_dir) / "confusion_matrix.png", dpi=100)
+    for logger in trainer.loggers:
+        experiment = getattr(logger, "experiment", None)
+        if hasattr(experiment, "add_figure"):
+            experiment.add_figure("test/confusion_matrix", fig, global_step=trainer.global_step)
+    plt.close(fig)

@@ -1,0 +1,64 @@
+"""Run directories: ``runs/<experiment>/version_<n>``, one per run, never reused except to resume.
+
+Every file a run writes (TensorBoard events, checkpoints, config, results) lands in one folder, so a
+run can be copied, compared or deleted as a unit. The folder is chosen once by the launching process
+and handed to DDP's child processes through an environment variable, so all ranks agree on it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from {{ cookiecutter.package_name }}.errors import UserError
+
+RUN_DIR_ENV = "{{ cookiecutter.package_name | upper }}_RUN_DIR"
+_VERSION = re.compile(r"version_(\d+)$")
+
+
+def _versions(experiment_dir: Path) -> list[tuple[int, Path]]:
+    if not experiment_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in experiment_dir.iterdir() if (m := _VERSION.search(p.name))]
+    return sorted(found)
+
+
+def is_child_rank() -> bool:
+    """True in processes that a launcher started for ranks other than 0."""
+    return any(os.environ.get(var, "0") != "0" for var in ("LOCAL_RANK", "RANK", "NODE_RANK"))
+
+
+def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
+    """Create the next free ``version_<n>`` folder (atomically, so concurrent runs never share one)."""
+    experiment_dir = Path(runs_dir) / experiment
+    experiment_dir.mkdir(parents=True, exist_ok=True)
+    versions = _versions(experiment_dir)
+    number = versions[-1][0] + 1 if versions else 0
+    while True:
+        candidate = experiment_dir / f"version_{number}"
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            number += 1
+
+
+def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last") -> Path:
+    """The newest run's ``last.ckpt`` (``which='last'``) or best checkpoint (``which='best'``)."""
+    for _, run in reversed(_versions(Path(runs_dir) / experiment)):
+        folder = run / "checkpoints"
+        if which == "last" and (folder / "last.ckpt").is_file():
+            return folder / "last.ckpt"
+        best = sorted(p for p in folder.glob("best*.ckpt")) if folder.is_dir() else []
+        if which == "best" and best:
+            return best[-1]
+    raise UserError(
+        f"--ckpt_path {which}: no {which} checkpoint for experiment '{experiment}' under "
+        f"{Path(runs_dir) / experiment}. Train first, or pass a checkpoint file."
+    )
+
+
+def run_dir_of(checkpoint: Path) -> Path:
+    """The run folder a checkpoint belongs to (``<run>/checkpoints/x.ckpt`` -> ``<run>``)."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent

@@ -1,0 +1,91 @@
+"""Run a stage end to end and return its results: what ``python train.py`` does, as a function.
+
+Tests and tools call :func:`run` with an argument list and get a dict back, the same dict that is
+written to ``results.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pytorch_lightning import Trainer
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
+
+from {{ cookiecutter.package_name }} import args as cli_args
+from {{ cookiecutter.package_name }}.cli import LitCLI, build
+from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error
+from {{ cookiecutter.package_name }}.predictions import PredictionCSVWriter
+from {{ cookiecutter.package_name }}.rundir import RUN_DIR_ENV
+from {{ cookiecutter.package_name }}.strategies import list_presets
+from {{ cookiecutter.package_name }}.summary import collect_results, print_presets, report
+
+
+def _metrics(trainer: Trainer) -> dict[str, float]:
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+
+
+def _best_or_none(trainer: Trainer) -> str | None:
+    callback = trainer.checkpoint_callback
+    return "best" if callback is not None and getattr(callback, "best_model_path", "") else None
+
+
+def execute(cli: LitCLI, stage: str) -> dict:
+    """Run ``stage`` (``fit+test``, ``fit``, ``validate``, ``test``, ``predict``) on built objects.
+
+    Lightning reports configuration mistakes found mid-run (a monitored metric never logged, say) as
+    ``MisconfigurationException``; they become one-line user errors.
+    """
+    try:
+        return _execute(cli, stage)
+    except MisconfigurationException as err:
+        raise UserError(str(err)) from err
+
+
+def _execute(cli: LitCLI, stage: str) -> dict:
+    trainer, model, data = cli.trainer, cli.model, cli.datamodule
+    metrics: dict[str, float] = {}
+    if stage in ("fit", cli_args.FIT_THEN_TEST):
+        trainer.fit(model, datamodule=data, ckpt_path=cli.ckpt_path)
+        metrics.update(_metrics(trainer))
+        if stage == cli_args.FIT_THEN_TEST:
+            trainer.test(model, datamodule=data, ckpt_path=_best_or_none(trainer))
+    elif stage == "validate":
+        trainer.validate(model, datamodule=data, ckpt_path=cli.ckpt_path)
+    elif stage == "test":
+        trainer.test(model, datamodule=data, ckpt_path=cli.ckpt_path)
+    elif stage == "predict":
+        writer = PredictionCSVWriter(cli.run_dir)
+        trainer.callbacks.append(writer)
+        trainer.predict(model, datamodule=data, ckpt_path=cli.ckpt_path, return_predictions=False)
+    metrics.update(_metrics(trainer))
+    return collect_results(trainer, cli, stage, metrics)
+
+
+def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> dict:
+    """Parse ``argv`` like ``python train.py`` would, run it, and return the results dict.
+
+    Raises:
+        UserError: for mistakes in the input (the CLI turns it into one line and exit code 2).
+    """
+    invocation = cli_args.prepare(sys.argv[1:] if argv is None else list(argv))
+    if cli_args.flag_value(invocation.args, "--strategy") == "list":
+        print_presets(list_presets())
+        return {}
+    previous_run_dir = os.environ.get(RUN_DIR_ENV)
+    try:
+        cli = build(invocation, trainer_defaults)
+        results = execute(cli, invocation.stage)
+    finally:
+        if previous_run_dir is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+    if cli.trainer.is_global_zero:
+        report(results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``train.py``: one-line errors with exit code 2 unless ``--debug``."""
+    argv = sys.argv[1:] if argv is None else argv
+    with exit_on_user_error(cli_args.wants_debug(argv)):
+        run(argv)
