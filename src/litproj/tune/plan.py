@@ -35,6 +35,8 @@ class Plan:
     seed: int
     num_samples: int
     resources: dict
+    runs_dir: str = "runs"
+    name: str | None = None
     search_dir: Path | None = None
 
     @property
@@ -89,14 +91,15 @@ def make_plan(options: TuneOptions) -> Plan:
         seed=int(config.seed_everything),
         num_samples=num_samples,
         resources=parse_resources(options.trial_resources),
+        runs_dir=config.runs_dir,
+        name=config.name,
     )
 
 
 def new_search_dir(plan: Plan) -> Path:
     """``<runs_dir>/tune/<name>/version_<n>`` (or under ``--storage``), named by ``--name`` or the method."""
-    config = check_train_args(plan.options.train_args, {}, None).config
-    root = Path(plan.options.storage) if plan.options.storage else Path(config.runs_dir) / "tune"
-    name = config.name or f"{plan.options.search}_{plan.scheduler}"
+    root = Path(plan.options.storage) if plan.options.storage else Path(plan.runs_dir) / "tune"
+    name = plan.name or f"{plan.options.search}_{plan.scheduler}"
     search_dir = new_run_dir(root.resolve(), name)
     plan.options.save(search_dir / OPTIONS_FILE)
     return search_dir

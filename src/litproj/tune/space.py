@@ -102,13 +102,18 @@ def _distribution(spec) -> tuple[str, list] | None:
     return None
 
 
-def example_values(space: dict) -> dict:
-    """One value per key (first category, lower bound), to check the keys against train.py's parser."""
-    values = {}
+def example_values(space: dict) -> list[dict]:
+    """Value sets that together contain every categorical value and both bounds of every range.
+
+    Parsing each set with train.py's parser catches a wrong key or a value of the wrong type anywhere
+    in the space before a single trial runs.
+    """
+    options = {}
     for key, spec in space.items():
         dist = _distribution(spec)
-        values[key] = spec if dist is None else dist[1][0]
-    return values
+        options[key] = [spec] if dist is None else dist[1] if dist[0] in CATEGORICAL else dist[1][:2]
+    count = max((len(values) for values in options.values()), default=1)
+    return [{key: values[i % len(values)] for key, values in options.items()} for i in range(count)]
 
 
 def for_grid(space: dict, path: str, num_samples: int, seed: int) -> dict:

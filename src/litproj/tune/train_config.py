@@ -31,15 +31,18 @@ def parse_train_args(train_args: list[str], values: dict | None = None) -> _Pars
     return _ParseOnly(prepare(["fit", *train_args, *as_overrides(values or {})]))
 
 
-def check_train_args(train_args: list[str], values: dict, space_path: str | Path | None) -> _ParseOnly:
-    """Parse the user's overrides alone, then with the space's values, so an error names its source."""
-    base = parse_train_args(train_args)
-    if not values:
-        return base
-    try:
-        return parse_train_args(train_args, values)
-    except UserError as err:
-        raise UserError(f"--space {space_path}: {err}") from err
+def check_train_args(train_args: list[str], examples: list[dict], space_path: str | Path | None) -> _ParseOnly:
+    """Parse the user's overrides alone, then with each set of the space's values, so an error names its source.
+
+    Returns the parse with the first set of values (what the search's defaults are read from).
+    """
+    parsed = [parse_train_args(train_args)]
+    for values in examples:
+        try:
+            parsed.append(parse_train_args(train_args, values))
+        except UserError as err:
+            raise UserError(f"--space {space_path}: {err}") from err
+    return parsed[min(1, len(parsed) - 1)]
 
 
 def dump_config(cli: _ParseOnly, header: str) -> str:
