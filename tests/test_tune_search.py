@@ -48,7 +48,7 @@ def trials(result: dict) -> list[dict]:
 def test_random_asha_stops_trials_early_and_best_yaml_reproduces_the_best_trial(tmp_path):
     # Two hopeless learning rates first: ASHA must stop them after one epoch.
     lrs = space(tmp_path, "model.lr: {grid: [1.0e-5, 2.0e-5, 1.0e-2, 2.0e-2]}\n")
-    result = search(tmp_path, "--search", "random", "--scheduler", "asha", "--space", lrs, "--max_concurrent", "2")
+    result = search(tmp_path, "--search", "random", "--scheduler", "asha", "--space", lrs, "--num_samples", "1")
     assert result["trials"] == 4
     assert result["states"].get("stopped early", 0) >= 1
     assert result["epochs_total"] < 4 * 3

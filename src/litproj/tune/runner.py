@@ -51,7 +51,7 @@ def _tuner(plan: Plan):
 
     from litproj.tune.progress import RichProgress
     from litproj.tune.schedulers import Budget, make_scheduler
-    from litproj.tune.searchers import make_searcher
+    from litproj.tune.searchers import OWN_CONCURRENCY, make_searcher
     from litproj.tune.space import to_ray
 
     options = plan.options
@@ -64,10 +64,10 @@ def _tuner(plan: Plan):
         tune_config=tune.TuneConfig(
             metric=plan.metric,
             mode=plan.mode,
-            search_alg=make_searcher(options.search, plan.metric, plan.mode, plan.seed),
+            search_alg=make_searcher(options.search, plan.metric, plan.mode, plan.seed, options.max_concurrent),
             scheduler=make_scheduler(plan.scheduler, options.search, budget),
             num_samples=plan.num_samples,
-            max_concurrent_trials=options.max_concurrent,
+            max_concurrent_trials=None if options.search in OWN_CONCURRENCY else options.max_concurrent,
             trial_dirname_creator=_trial_dirname,
             reuse_actors=True,  # a new trial process would pay torch's and Lightning's imports again
         ),

@@ -20,6 +20,10 @@ def _variant_generator(metric: str, mode: str, seed: int):
     return BasicVariantGenerator(random_state=seed)  # grid points and random samples, reproducibly
 
 
+#: searchers that limit concurrency themselves (Ray's ``max_concurrent_trials`` only wraps ``Searcher``s)
+OWN_CONCURRENCY = ("grid", "random")
+
+
 def _optuna(metric: str, mode: str, seed: int):
     import optuna
     from ray.tune.search.optuna import OptunaSearch
@@ -62,7 +66,10 @@ def check_searcher(name: str) -> None:
             raise UserError(f"--search {name} needs the '{module}' package: {install}") from err
 
 
-def make_searcher(name: str, metric: str, mode: str, seed: int):
+def make_searcher(name: str, metric: str, mode: str, seed: int, max_concurrent: int | None = None):
     """Ray's searcher object for ``name``."""
     check_searcher(name)
-    return SEARCHERS[name][0](metric, mode, seed)
+    searcher = SEARCHERS[name][0](metric, mode, seed)
+    if name in OWN_CONCURRENCY and max_concurrent:
+        searcher.max_concurrent = max_concurrent
+    return searcher

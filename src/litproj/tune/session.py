@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 
 def ray_callbacks() -> list:
-    """Ray's per-trial ``result.json`` and ``progress.csv``, without its TensorBoard logger.
+    """Ray's per-trial ``result.json`` and ``progress.csv``, without its TensorBoard logger; Ray kept quiet.
 
     Ray's TensorBoard logger would duplicate litproj's own event files in every trial folder.
     """
@@ -18,6 +18,9 @@ def ray_callbacks() -> list:
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
     # Ray's console output, even at verbose=0, announces the experiment; litproj prints its own progress.
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # Short trials checkpoint every few seconds, which Ray would warn about on every state snapshot.
+    os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] = "0"
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
 
     return [JsonLoggerCallback(), CSVLoggerCallback()]
 
