@@ -41,6 +41,11 @@ def space(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
+def tune_command(flags: str, *args: str) -> list[str]:
+    """``python tune.py FLAGS ARGS`` as a subprocess command (exit code and output as a user sees them)."""
+    return [sys.executable, str(ROOT / "tune.py"), *flags.split(), *args]
+
+
 def trials(result: dict) -> list[dict]:
     return json.loads((Path(result["search_dir"]) / "search.json").read_text())["trials"]
 
@@ -72,8 +77,20 @@ def test_grid_fifo_runs_every_point_to_the_end(tmp_path):
     assert result["epochs_total"] == 4 * 3
     run_dirs = [Path(t["run_dir"]) for t in trials(result)]
     assert all((d / "checkpoints" / "last.ckpt").is_file() and list(d.glob("events.out.tfevents.*")) for d in run_dirs)
+    assert hparams(run_dirs[0]) == {"model.lr", "data.batch_size"}  # TensorBoard's HParams view shows the search
 
 
+def hparams(run_dir: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    start = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    return set(HParamsPluginData.FromString(start).session_start_info.hparams)
+
+
+@pytest.mark.slow
 def test_optuna_with_hyperband(tmp_path):
     result = search(tmp_path, "--search", "optuna", "--scheduler", "hyperband", "--num_samples", "3")
     assert result["trials"] == 3
@@ -125,18 +142,7 @@ def test_crashing_trial_is_retried_reported_and_does_not_stop_the_search(tmp_pat
 
 @pytest.mark.slow
 def test_acceptance_command_line_and_best_config_round_trip(tmp_path):
-    command = [
-        sys.executable,
-        str(ROOT / "tune.py"),
-        "--search",
-        "random",
-        "--scheduler",
-        "asha",
-        "--num_samples",
-        "4",
-        "--trainer.max_epochs",
-        "3",
-    ]
+    command = tune_command("--search random --scheduler asha --num_samples 4 --trainer.max_epochs 3")
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr
     last = done.stdout.strip().splitlines()[-1]
@@ -156,21 +162,7 @@ def test_acceptance_command_line_and_best_config_round_trip(tmp_path):
 
 @pytest.mark.slow
 def test_resume_after_interrupt_completes_without_rerunning_finished_trials(tmp_path):
-    command = [
-        sys.executable,
-        str(ROOT / "tune.py"),
-        "--search",
-        "random",
-        "--scheduler",
-        "fifo",
-        "--num_samples",
-        "4",
-        "--max_concurrent",
-        "1",
-        *TINY,
-        "--trainer.max_epochs",
-        "2",
-    ]
+    command = tune_command("--search random --scheduler fifo --num_samples 4 --max_concurrent 1", *TINY)
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     search_dir = tmp_path / "runs" / "tune" / "random_fifo" / "version_0"
     deadline = time.monotonic() + 300

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from litproj.tune.callback import TuneReportCallback
-from litproj.tune.trial import TrialSetup, restore_args
+from litproj.tune.trial import TrialSetup, one_line_errors, restore_args
 
 RAY_DDP = [
     "--trainer.strategy",
@@ -35,7 +35,7 @@ def _worker_loop(loop_config: dict) -> None:
     callback = TuneReportCallback(
         setup.metric, params=values, report=ray.train.report, checkpoint_class=ray.train.Checkpoint
     )
-    with restore_args(ray.train.get_checkpoint()) as checkpoint_args:
+    with restore_args(ray.train.get_checkpoint()) as checkpoint_args, one_line_errors():
         run([*setup.args(values, trial_id), *RAY_DDP, *checkpoint_args], trainer_defaults={"callbacks": [callback]})
 
 

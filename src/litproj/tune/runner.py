@@ -101,6 +101,10 @@ def _best(rows: list[summary.TrialRow], plan: Plan) -> summary.TrialRow:
     return best
 
 
+def _resume_hint(plan: Plan) -> str:
+    return f"python tune.py --resume {plan.search_dir}"
+
+
 def run(argv: list[str] | None = None) -> dict:
     """Run ``python tune.py ARGV`` and return the summary (the content of ``search.json``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -116,6 +120,8 @@ def run(argv: list[str] | None = None) -> dict:
     # HyperBand can leave trials PAUSED at the end of a search (their bracket never filled): not unfinished.
     unfinished = [r for r in rows if r.status in ("RUNNING", "PENDING")]
     interrupted = bool(unfinished) or len(rows) < plan.expected_trials()
+    if interrupted and all(r.best is None for r in rows):
+        raise UserError(f"search interrupted before any trial reported; continue: {_resume_hint(plan)}")
     best = _best(rows, plan)
     result = {
         "search_dir": str(plan.search_dir),

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from litproj.errors import UserError
 from litproj.tune.callback import CHECKPOINT_FILE, TuneReportCallback
 from litproj.tune.space import as_overrides
 
@@ -76,5 +77,17 @@ def litproj_trial(config: dict, setup: TrialSetup) -> None:
     from litproj.runner import run
 
     callback = TuneReportCallback(setup.metric, params=config)
-    with restore_args(tune.get_checkpoint()) as checkpoint_args:
+    with restore_args(tune.get_checkpoint()) as checkpoint_args, one_line_errors():
         run([*setup.args(config, trial_id), *checkpoint_args], trainer_defaults={"callbacks": [callback]})
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """A trial's :class:`UserError` reaches Ray (and the summary table) as its one line, without its chain.
+
+    The chain of a parse error can loop back on itself, which Ray's traceback formatting cannot print.
+    """
+    try:
+        yield
+    except UserError as err:
+        raise UserError(" ".join(str(err).split())) from None
