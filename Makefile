@@ -30,5 +30,7 @@ typecheck:  ## mypy on src/ (settings in pyproject.toml)
 train:  ## python train.py ARGS
 	$(PYTHON) train.py $(ARGS)
 
+# >>> part:tune
 tune:  ## python tune.py ARGS (a Ray Tune search)
 	$(PYTHON) tune.py $(ARGS)
+# <<< part:tune
