@@ -15,11 +15,11 @@ install:  ## editable install with the dev extra, and the git hook (in a git rep
 	@if git rev-parse --git-dir >/dev/null 2>&1; then $(PYTHON) -m pre_commit install; \
 	else echo "not a git repository yet: run 'pre-commit install' after 'git init'"; fi
 
-test:  ## the whole test suite (offline, CPU)
-	$(PYTHON) -m pytest $(ARGS)
+test:  ## the whole test suite, slow end-to-end tests included (offline, CPU)
+	$(PYTHON) -m pytest -m "slow or not slow" $(ARGS)
 
-test-fast:  ## the suite without the tests marked slow
-	$(PYTHON) -m pytest -m "not slow" $(ARGS)
+test-fast:  ## the suite without the tests marked slow (pytest's default here)
+	$(PYTHON) -m pytest $(ARGS)
 
 lint:  ## every pre-commit hook on every file (ruff, codespell, YAML/TOML, whitespace, mypy)
 	$(PYTHON) -m pre_commit run --all-files
