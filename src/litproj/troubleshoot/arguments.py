@@ -26,7 +26,12 @@ def add_troubleshooting_arguments(parser) -> None:
         help="Upper bound of the batch-size search (a CPU never runs out of memory; the train set also caps it).",
     )
     parser.add_argument(
-        "--find_lr", type=bool, default=False, help="Run the learning-rate finder, save lr_find.png, train with it."
+        "--find_lr",
+        type=bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="Run the learning-rate finder, save lr_find.png, train with it.",
     )
     parser.add_argument(
         "--oom_recovery",
@@ -41,7 +46,12 @@ def add_troubleshooting_arguments(parser) -> None:
         help="Raise a CUDA out-of-memory error for any batch larger than this (to see recovery on a CPU).",
     )
     parser.add_argument(
-        "--summary", type=bool, default=False, help="Print every layer with input/output shapes, then exit."
+        "--summary",
+        type=bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="Print every layer with input/output shapes, then exit (--summary alone means true).",
     )
     parser.add_lightning_class_args(MemoryMonitor, "memory_monitor")
     parser.add_lightning_class_args(LeakDetector, "leak_detector")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from litproj.errors import UserError
 from litproj.rundir import is_child_rank
 from litproj.troubleshoot.oom import OOMRecovery, recovery_wanted
 from litproj.troubleshoot.precision import check_precision
@@ -20,6 +21,13 @@ def _image_hint(datamodule) -> str:
     return f" ({channels}-channel {size}x{size} images from {type(datamodule).__name__})" if size else ""
 
 
+def _remove_if_empty(run_dir: Path) -> None:
+    """A run that stops before training leaves no empty ``version_N`` folder behind."""
+    for folder in (run_dir, run_dir.parent):
+        if folder.is_dir() and not any(folder.iterdir()):
+            shutil.rmtree(folder)
+
+
 def preflight(cli) -> bool:
     """Checks every stage gets before it runs; returns True when nothing should run (``--summary`` printed).
 
@@ -27,16 +35,17 @@ def preflight(cli) -> bool:
         UserError: the backbone does not fit the images, or the precision cannot run on this hardware.
     """
     config, trainer, model = cli.config, cli.trainer, cli.model
-    if config.summary:
-        if not is_child_rank():
-            print_summary(model)
-        run_dir = Path(cli.run_dir)
-        if run_dir.is_dir() and not any(run_dir.iterdir()):
-            shutil.rmtree(run_dir)  # nothing ran: leave no empty version folder behind
-    check_shapes(model, _image_hint(cli.datamodule))
-    if config.summary:
-        return True
-    check_precision(config.trainer.precision, trainer, run_notes(trainer))
+    try:
+        check_shapes(model, _image_hint(cli.datamodule))
+        if config.summary:
+            if not is_child_rank():
+                print_summary(model)
+            _remove_if_empty(Path(cli.run_dir))
+            return True
+        check_precision(config.trainer.precision, trainer, run_notes(trainer))
+    except UserError:
+        _remove_if_empty(Path(cli.run_dir))
+        raise
     if config.simulate_oom_above is not None:
         install_simulated_oom(model, config.simulate_oom_above)
     return False

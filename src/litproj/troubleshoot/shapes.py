@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 from pytorch_lightning.utilities.model_summary import ModelSummary
+from rich.console import Console
+from rich.table import Table
 from torch import nn
 
 from litproj.errors import UserError
@@ -80,6 +82,20 @@ def check_shapes(model: nn.Module, image_hint: str = "") -> None:
             handle.remove()
 
 
-def print_summary(model: nn.Module) -> None:
-    """Every layer with its input and output shape (what torchsummary prints), via Lightning's ModelSummary."""
-    print(ModelSummary(model, max_depth=-1))
+def print_summary(model: nn.Module, console: Console | None = None) -> None:
+    """Every layer with its input and output shape (the job torchsummary does), from Lightning's ModelSummary.
+
+    Modules that the example input never reaches (metrics) are left out; they have no shapes to show.
+    """
+    summary = ModelSummary(model, max_depth=-1)
+    table = Table(title=f"{type(model).__name__}: layers and shapes (batch of {_shape(model.example_input_array)[0]})")
+    for column in ("layer", "type", "input", "output", "params"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    rows = zip(
+        summary.layer_names, summary.layer_types, summary.in_sizes, summary.out_sizes, summary.param_nums, strict=True
+    )
+    for name, kind, inputs, outputs, params in rows:
+        if inputs != "?":
+            table.add_row(name, kind, str(inputs), str(outputs), f"{params:,}")
+    table.caption = f"{summary.total_parameters:,} parameters, {summary.trainable_parameters:,} trainable"
+    (console or Console()).print(table)
