@@ -24,7 +24,7 @@ def _image_hint(datamodule) -> str:
 def _remove_if_empty(run_dir: Path) -> None:
     """A run that stops before training leaves no empty ``version_N`` folder behind."""
     for folder in (run_dir, run_dir.parent):
-        if folder.is_dir() and not any(folder.iterdir()):
+        if not is_child_rank() and folder.is_dir() and not any(folder.iterdir()):
             shutil.rmtree(folder)
 
 

@@ -9,6 +9,8 @@ from pytorch_lightning.tuner import Tuner
 from litproj.errors import UserError
 from litproj.troubleshoot.report import RunNotes, say
 
+_LR_STEPS = 100
+
 
 def find_batch_size(trainer, model, datamodule, mode: str, max_val: int, notes: RunNotes) -> int:
     """Run Lightning's batch-size search (``power`` doubles until OOM, ``binsearch`` then narrows it down).
@@ -35,12 +37,17 @@ def find_lr(trainer, model, datamodule, run_dir: Path, notes: RunNotes) -> float
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    max_epochs = trainer.fit_loop.max_epochs
+    # The range test needs its steps even when --trainer.max_epochs allows fewer (an epoch has at least one step).
+    trainer.fit_loop.max_epochs = max(max_epochs, _LR_STEPS)
     try:
-        finder = Tuner(trainer).lr_find(model, datamodule=datamodule, update_attr=True)
+        finder = Tuner(trainer).lr_find(model, datamodule=datamodule, num_training=_LR_STEPS, update_attr=True)
     except AttributeError as err:
         raise UserError(
             f"--find_lr: {type(model).__name__} needs an `lr` or `learning_rate` attribute or hyperparameter."
         ) from err
+    finally:
+        trainer.fit_loop.max_epochs = max_epochs
     suggestion = finder.suggestion() if finder is not None else None
     plot = Path(run_dir) / "lr_find.png"
     if finder is not None:
