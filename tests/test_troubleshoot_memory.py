@@ -114,5 +114,12 @@ def test_precision_configs_and_cpu_fallback_note(tmp_path, capsys):
         tmp_path, "fit", "--config", str(config_dir() / "precision" / "16-mixed.yaml"), "--trainer.max_epochs", "1",
         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
     )  # fmt: skip
-    assert "note: --trainer.precision 16-mixed is not available on CPU; training uses bf16-mixed" in capsys.readouterr().err
-    assert results["precision"] == {"summary": "bf16-mixed (asked 16-mixed)", "requested": "16-mixed", "used": "bf16-mixed"}
+    assert (
+        "note: --trainer.precision 16-mixed is not available on CPU; training uses bf16-mixed"
+        in capsys.readouterr().err
+    )
+    assert results["precision"] == {
+        "summary": "bf16-mixed (asked 16-mixed)",
+        "requested": "16-mixed",
+        "used": "bf16-mixed",
+    }

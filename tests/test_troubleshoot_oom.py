@@ -72,7 +72,9 @@ def test_gives_up_at_batch_size_one(tmp_path):
 
 
 def test_oom_without_recovery_is_explained(tmp_path):
-    done = train_subprocess(tmp_path, "--data.batch_size", "128", "--simulate_oom_above", "64", "--oom_recovery", "false")
+    done = train_subprocess(
+        tmp_path, "--data.batch_size", "128", "--simulate_oom_above", "64", "--oom_recovery", "false"
+    )
     assert done.returncode == 1
     assert "torch.OutOfMemoryError: CUDA out of memory" in done.stderr  # the traceback, then the explanation
     tail = done.stderr.strip().splitlines()[-2:]

@@ -24,7 +24,11 @@ def check_precision(requested, trainer, notes: RunNotes) -> None:
     """
     asked, used = normalize(requested), normalize(trainer.precision)
     device = trainer.strategy.root_device
-    if used.startswith("bf16") and device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+    if (
+        used.startswith("bf16")
+        and device.type == "cuda"
+        and not torch.cuda.is_bf16_supported(including_emulation=False)
+    ):
         raise UserError(
             f"--trainer.precision {asked}: {torch.cuda.get_device_name(device)} has no bfloat16 support; "
             "use --trainer.precision 16-mixed."
