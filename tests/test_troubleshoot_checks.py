@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import torch
 from rich.console import Console
 
+from litproj.__main__ import main as litproj_main
 from litproj.errors import UserError
 from litproj.paths import config_dir
 from litproj.troubleshoot.doctor import doctor, preset_support
 from litproj.troubleshoot.explain import explain, explain_errors
 from litproj.troubleshoot.machine import GPU, Machine
-from tests.helpers import ROOT, train
+from tests.helpers import train
 
 
 def test_summary_prints_layer_shapes_and_exits(tmp_path, capsys):
@@ -78,12 +76,11 @@ def test_unknown_errors_and_user_errors_pass_through():
         raise UserError("CUDA out of memory at batch size 1 ...")
 
 
-def test_doctor_command_reports_no_gpu_on_one_screen():
-    done = subprocess.run(
-        [sys.executable, "-m", "litproj", "doctor"], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+def test_doctor_command_reports_no_gpu_on_one_screen(capsys):
+    with pytest.raises(SystemExit) as exited:
+        litproj_main(["doctor"])  # what `litproj doctor` and `python -m litproj doctor` run
+    assert exited.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
     assert any("GPUs" in line and "no GPU" in line for line in lines)
     assert any("precision 16-mixed" in line and "falls back to bf16-mixed" in line for line in lines)
     assert len(lines) <= 50

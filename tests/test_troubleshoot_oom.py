@@ -17,24 +17,22 @@ from tests.helpers import QUIET, train, train_subprocess
 FAST = ["--trainer.limit_val_batches", "2", "--trainer.limit_test_batches", "2"]
 
 
-def _results_of(done, cwd: Path) -> dict:
-    path = Path(done.stdout.strip().splitlines()[-1].removeprefix("results: "))
-    return json.loads((path if path.is_absolute() else cwd / path).read_text())
-
-
-def test_simulated_oom_recovers_with_same_effective_batch(tmp_path):
-    done = train_subprocess(
+def test_simulated_oom_recovers_with_same_effective_batch(tmp_path, capsys):
+    results = train(
         tmp_path, "--data.batch_size", "256", "--simulate_oom_above", "64", "--trainer.max_epochs", "1", *FAST,
         "--trainer.limit_train_batches", "8",
     )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "CUDA out of memory at step 0 with batch 256: retrying with batch 128 x accumulation 2" in done.stderr
-    results = _results_of(done, tmp_path)
+    assert (
+        "CUDA out of memory at step 0 with batch 256: retrying with batch 128 x accumulation 2"
+        in capsys.readouterr().err
+    )
     recovery = results["oom_recovery"]
     assert [(r["batch_size"], r["accumulate_grad_batches"]) for r in recovery["retries"]] == [(128, 2), (64, 4)]
     assert (recovery["final_batch_size"], recovery["final_accumulate_grad_batches"]) == (64, 4)
     assert results["global_step"] == 2  # 8 batches of 64, one optimizer step per 4: effective batch 256
-    saved = yaml.safe_load((Path(results["run_dir"]) / "config.yaml").read_text())
+    run_dir = Path(results["run_dir"])
+    assert json.loads((run_dir / "results.json").read_text())["oom_recovery"] == recovery
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["data"]["init_args"]["batch_size"] == 64
     assert saved["trainer"]["accumulate_grad_batches"] == 4
 
@@ -86,7 +84,7 @@ def test_batch_size_and_lr_finders(tmp_path, monkeypatch):
     monkeypatch.setattr("litproj.troubleshoot.tuning._LR_STEPS", 30)  # Lightning's 100 steps, shortened for speed
     results = train(
         tmp_path, "fit", "--find_batch_size", "power", "--simulate_oom_above", "100", "--find_lr", *FAST,
-        "--trainer.max_epochs", "1",
+        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "5",
     )  # fmt: skip
     assert results["batch_size_finder"]["batch_size"] == 64  # 2, 4, ..., 64 fit; 128 > 100 does not
     run_dir = Path(results["run_dir"])
@@ -99,6 +97,7 @@ def test_batch_size_and_lr_finders(tmp_path, monkeypatch):
     assert saved["find_batch_size"] is None and saved["find_lr"] is False
 
 
+@pytest.mark.slow
 def test_binsearch_narrows_down_between_powers(tmp_path):
     results = train(
         tmp_path, "fit", "--find_batch_size", "binsearch", "--simulate_oom_above", "100", *FAST,
