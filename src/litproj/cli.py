@@ -31,6 +31,7 @@ from litproj.loggers import place_loggers
 from litproj.logs import lightning_info_to_stdout
 from litproj.parse_errors import class_parameters, explain
 from litproj.paths import default_config
+from litproj.troubleshoot import add_troubleshooting_arguments
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
 logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
@@ -97,6 +98,7 @@ class LitCLI(LightningCLI):
         for attribute in ("num_classes", "in_channels", "image_size"):
             parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
         parser.add_lightning_class_args(LitCheckpoint, "checkpoint")
+        add_troubleshooting_arguments(parser)
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",

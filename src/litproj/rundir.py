@@ -46,10 +46,16 @@ def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
 
 
 def discard_if_empty(run_dir: str | Path | None) -> None:
-    """Remove a run folder that holds no file (a run that failed before writing anything leaves no litter)."""
-    if run_dir is None or not Path(run_dir).is_dir() or any(p.is_file() for p in Path(run_dir).rglob("*")):
+    """Remove a run folder that holds no file (a run that failed before writing anything leaves no litter),
+    and its experiment folder when that is left empty. Only the launching process (rank 0) removes."""
+    if run_dir is None or is_child_rank() or not Path(run_dir).is_dir():
+        return
+    if any(p.is_file() for p in Path(run_dir).rglob("*")):
         return
     shutil.rmtree(run_dir, ignore_errors=True)
+    experiment_dir = Path(run_dir).parent
+    if experiment_dir.is_dir() and not any(experiment_dir.iterdir()):
+        experiment_dir.rmdir()
 
 
 def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last") -> Path:

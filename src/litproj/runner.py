@@ -20,6 +20,7 @@ from litproj.preemption import exit_on_preemption
 from litproj.rundir import RUN_DIR_ENV, discard_if_empty
 from litproj.strategies import list_presets
 from litproj.summary import collect_results, print_presets, report
+from litproj.troubleshoot import explain_errors, fit, preflight
 
 
 def _metrics(trainer: Trainer) -> dict[str, float]:
@@ -46,7 +47,7 @@ def _execute(cli: LitCLI, stage: str) -> dict:
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
     metrics: dict[str, float] = {}
     if stage in ("fit", cli_args.FIT_THEN_TEST):
-        trainer.fit(model, datamodule=data, ckpt_path=cli.ckpt_path)
+        fit(cli)  # finders before, OOM recovery around trainer.fit
         metrics.update(_metrics(trainer))
         if stage == cli_args.FIT_THEN_TEST:
             trainer.test(model, datamodule=data, ckpt_path=_best_or_none(trainer))
@@ -76,6 +77,8 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
     previous_run_dir = os.environ.get(RUN_DIR_ENV)
     try:
         cli = build(invocation, trainer_defaults)
+        if preflight(cli):  # shape and precision checks; True after --summary: nothing to run
+            return {}
         results = execute(cli, invocation.stage)
     finally:
         if previous_run_dir is None:
@@ -88,5 +91,6 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``train.py``: one-line errors with exit code 2 unless ``--debug``."""
     argv = sys.argv[1:] if argv is None else argv
-    with exit_on_user_error(cli_args.wants_debug(argv)), exit_on_preemption():
+    debug = cli_args.wants_debug(argv)
+    with exit_on_user_error(debug), explain_errors(debug), exit_on_preemption():
         run(argv)

@@ -1,0 +1,10 @@
+"""The troubleshooting kit: out-of-memory recovery, batch-size/LR finders, memory monitor, leak detector,
+shape checks, precision notes, an error explainer and ``litproj doctor``. See docs/troubleshooting.md."""
+
+from litproj.troubleshoot.arguments import add_troubleshooting_arguments
+from litproj.troubleshoot.explain import explain_errors
+from litproj.troubleshoot.leak import LeakDetector
+from litproj.troubleshoot.memory import MemoryMonitor
+from litproj.troubleshoot.run import fit, preflight
+
+__all__ = ["LeakDetector", "MemoryMonitor", "add_troubleshooting_arguments", "explain_errors", "fit", "preflight"]
