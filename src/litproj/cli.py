@@ -14,13 +14,13 @@ import warnings
 from pathlib import Path
 
 from pytorch_lightning import LightningDataModule, Trainer
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from litproj import rundir
 from litproj.args import FIT_THEN_TEST, Invocation
-from litproj.callbacks import FinalMetricsToHParams
+from litproj.callbacks import CadencedRichProgressBar, FinalMetricsToHParams
 from litproj.errors import UserError
 from litproj.loggers import place_loggers
 from litproj.parse_errors import class_parameters, explain
@@ -146,8 +146,10 @@ class LitCLI(LightningCLI):
             *(trainer_config.get("callbacks") or []),
             *self.trainer_defaults.get("callbacks", []),
         ]
-        if trainer_config.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in given):
-            callbacks.append(RichProgressBar(leave=True))
+        # The parser's default for enable_progress_bar is None, which Lightning treats as "on".
+        bar_on = trainer_config.get("enable_progress_bar") is not False
+        if bar_on and not any(isinstance(c, ProgressBar) for c in given):
+            callbacks.append(CadencedRichProgressBar(leave=True))
         try:
             return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)
         except MisconfigurationException as err:

@@ -1,5 +1,6 @@
 """Callbacks litproj adds to every Trainer."""
 
 from litproj.callbacks.hparams import FinalMetricsToHParams
+from litproj.callbacks.progress import CadencedRichProgressBar
 
-__all__ = ["FinalMetricsToHParams"]
+__all__ = ["CadencedRichProgressBar", "FinalMetricsToHParams"]
