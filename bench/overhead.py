@@ -114,6 +114,15 @@ def _inputs(x: torch.Tensor, workload: Workload, device: torch.device) -> torch.
     return x.contiguous(memory_format=torch.channels_last) if workload.channels_last else x
 
 
+def _train_step(net, x, y, optimizer, scheduler, workload: Workload, device: torch.device) -> None:
+    with _autocast(workload, device):
+        loss = F.cross_entropy(net(x), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+
+
 def raw_fit(workload: Workload, data: dict, device: torch.device) -> Timed:
     """The hand-written loop: train an epoch, measure validation accuracy, repeat."""
     with benchlib.Stopwatch() as watch:
@@ -124,12 +133,7 @@ def raw_fit(workload: Workload, data: dict, device: torch.device) -> Timed:
             net.train()
             for x, y in train_loader:
                 x, y = _inputs(x, workload, device), y.to(device, non_blocking=True)
-                with _autocast(workload, device):
-                    loss = F.cross_entropy(net(x), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
+                _train_step(net, x, y, optimizer, scheduler, workload, device)
             net.eval()
             correct = torch.zeros((), device=device)
             with torch.no_grad(), _autocast(workload, device):
@@ -235,12 +239,7 @@ def floor_fit(workload: Workload, data: dict, device: torch.device) -> Timed:
         net = _network(workload, data["num_classes"], data["in_channels"], device)
         optimizer, scheduler = _optimizer(net.parameters(), workload, steps)
         for _ in range(steps):
-            with _autocast(workload, device):
-                loss = F.cross_entropy(net(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
+            _train_step(net, x, y, optimizer, scheduler, workload, device)
         _sync(device)
     return watch, float("nan")
 

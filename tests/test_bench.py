@@ -135,7 +135,8 @@ def test_e2e_quick(tmp_path):
 
 @pytest.mark.slow
 def test_ddp_cpu_quick_shards_the_data(tmp_path):
-    report = _bench(tmp_path, "ddp_cpu.py", timeout=600)
+    # One thread per process: on a busy machine torch's spinning OpenMP threads would dominate the run.
+    report = _bench(tmp_path, "ddp_cpu.py", "--env", "OMP_NUM_THREADS=1", timeout=900)
     (single,) = report["runs"]["1 process"]
     (double,) = report["runs"]["2 processes (ddp, gloo)"]
     assert single["train_samples"] == 1258

@@ -74,6 +74,16 @@ class ClassificationDataModule(LightningDataModule):
         """The transform for images in ``predict_dir``: the eval transform at this module's size and channels."""
         return eval_transform(self.image_size, self.in_channels)
 
+    def setup(self, stage: str | None = None) -> None:
+        """``predict`` reads ``predict_dir``; any other stage creates the splits, once, with ``make_splits()``.
+
+        Subclasses either define ``make_splits() -> (train, val, test)`` or override ``setup`` entirely.
+        """
+        if stage == "predict":
+            self.setup_predict()
+        elif self.train_set is None:
+            self.train_set, self.val_set, self.test_set = self.make_splits()
+
     def setup_predict(self) -> None:
         if self.predict_dir is None:
             raise UserError("predict needs a folder of images: pass --data.predict_dir DIR.")

@@ -62,12 +62,7 @@ class DigitsDataModule(ClassificationDataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
 
-    def setup(self, stage: str | None = None) -> None:
-        if stage == "predict":
-            self.setup_predict()
-            return
-        if self.train_set is not None:
-            return
+    def make_splits(self) -> tuple[InMemoryDataset, ...]:
         images_np, labels_np = load_digits_arrays()
         images = torch.tensor(images_np, dtype=torch.float32).unsqueeze(1) / 16.0
         labels = torch.tensor(labels_np, dtype=torch.long)
@@ -75,6 +70,4 @@ class DigitsDataModule(ClassificationDataModule):
         train_fraction = 1.0 - self.val_fraction - self.test_fraction
         parts = self.split(range(len(labels)), (train_fraction, self.val_fraction, self.test_fraction))
         # Index the tensors once: one in-memory dataset per split, sliced a whole batch at a time.
-        self.train_set, self.val_set, self.test_set = (
-            InMemoryDataset(images[list(part)], labels[list(part)]) for part in parts
-        )
+        return tuple(InMemoryDataset(images[list(part)], labels[list(part)]) for part in parts)

@@ -49,16 +49,10 @@ class SyntheticDataModule(ClassificationDataModule):
         )
         return InMemoryDataset(images, labels)
 
-    def setup(self, stage: str | None = None) -> None:
-        if stage == "predict":
-            self.setup_predict()
-            return
-        if self.train_set is not None:
-            return
+    def make_splits(self) -> tuple[InMemoryDataset, ...]:
         generator = torch.Generator().manual_seed(self.seed)
         shape = (self.num_classes, self.in_channels, self.image_size, self.image_size)
         patterns = torch.randn(shape, generator=generator)
         held_out = max(1, self.num_samples // 10)
-        self.train_set = self._make(self.num_samples, generator, patterns)
-        self.val_set = self._make(held_out, generator, patterns)
-        self.test_set = self._make(held_out, generator, patterns)
+        sizes = (self.num_samples, held_out, held_out)
+        return tuple(self._make(size, generator, patterns) for size in sizes)
