@@ -15,13 +15,13 @@ from pathlib import Path
 
 from jsonargparse.typing import PositiveInt
 from pytorch_lightning import LightningDataModule, Trainer
-from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar, RichProgressBar
+from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from litproj import rundir
 from litproj.args import FIT_THEN_TEST, Invocation
-from litproj.callbacks import FinalMetricsToHParams, TrackerRuns
+from litproj.callbacks import CadencedRichProgressBar, FinalMetricsToHParams, TrackerRuns
 from litproj.checkpoint_guard import verify_checkpoint
 from litproj.checkpointing import LitCheckpoint
 from litproj.config_errors import explain_config_error
@@ -172,8 +172,10 @@ class LitCLI(LightningCLI):
             *(trainer_config.get("callbacks") or []),
             *self.trainer_defaults.get("callbacks", []),
         ]
-        if trainer_config.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in given):
-            callbacks.append(RichProgressBar(leave=True))
+        # The parser's default for enable_progress_bar is None, which Lightning treats as "on".
+        bar_on = trainer_config.get("enable_progress_bar") is not False
+        if bar_on and not any(isinstance(c, ProgressBar) for c in given):
+            callbacks.append(CadencedRichProgressBar(leave=True))
         try:
             return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)
         except (MisconfigurationException, ValueError) as err:  # Lightning's checks of the Trainer arguments
