@@ -24,6 +24,7 @@ from litproj.callbacks import FinalMetricsToHParams
 from litproj.errors import UserError
 from litproj.loggers import place_loggers
 from litproj.parse_errors import class_parameters, explain
+from litproj.strategies import DistributedCleanup
 from litproj.paths import default_config
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
@@ -73,6 +74,9 @@ class LitCLI(LightningCLI):
             "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
         )
         parser.add_argument("--debug", type=bool, default=False, help="Show tracebacks instead of one line.")
+        parser.add_argument(
+            "--plan", type=bool, nargs="?", const=True, default=False, help="Print settings and memory per device."
+        )
         # The data decides what the model sees: classes, channels and image size are linked, not repeated.
         for attribute in ("num_classes", "in_channels", "image_size"):
             parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
@@ -115,6 +119,8 @@ class LitCLI(LightningCLI):
         return value
 
     def _choose_run_dir(self) -> Path:
+        if self.config.plan:  # a plan writes nothing: the folder is named, never created
+            return Path(self.config.runs_dir) / self.config.name / "plan"
         if rundir.is_child_rank():
             inherited = os.environ.get(rundir.RUN_DIR_ENV)
             return Path(inherited) if inherited else Path(tempfile.mkdtemp(prefix="litproj-rank-"))
@@ -135,10 +141,12 @@ class LitCLI(LightningCLI):
         config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir)
         config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
 
-    def instantiate_trainer(self, **kwargs) -> Trainer:
+    def instantiate_trainer(self, **kwargs) -> Trainer | None:
+        if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
+            return None
         trainer_config = self._get(self.config_init, "trainer", default={})
         callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
-        callbacks.append(FinalMetricsToHParams())
+        callbacks += [FinalMetricsToHParams(), DistributedCleanup()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
         given = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from jsonargparse.typing import PositiveInt
 from lightning_utilities.core.rank_zero import rank_zero_only
 from pytorch_lightning import LightningModule
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
@@ -11,6 +12,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from litproj.nets import build_backbone
+from litproj.strategies.model_hooks import configure_backbone
 
 
 class ImageClassifier(LightningModule):
@@ -27,6 +29,9 @@ class ImageClassifier(LightningModule):
         optimizer: optimizer class and init args (LightningCLI dependency injection).
         scheduler: LR scheduler class and init args; ``None`` anneals the LR with a per-step cosine
             to zero over the whole fit, which needs no knowledge of the epoch count in the config.
+        split_devices: with ``--strategy model_split``, one device per stage (``[cuda:0, cuda:1]``);
+            ``None`` uses two stages on the accelerator.
+        micro_batches: with ``--strategy model_split``, GPipe micro-batches per batch.
     """
 
     def __init__(
@@ -40,11 +45,15 @@ class ImageClassifier(LightningModule):
         label_smoothing: float = 0.0,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
+        split_devices: list[str] | None = None,
+        micro_batches: PositiveInt = 1,
     ):
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self.split_devices, self.micro_batches = split_devices, micro_batches
+        self.pipeline = None  # set by configure_model under --strategy model_split
         self.net = build_backbone(backbone, in_channels=in_channels, num_classes=num_classes)
         self.example_input_array = torch.zeros(2, in_channels, image_size, image_size)
         metrics = MetricCollection(
@@ -58,8 +67,11 @@ class ImageClassifier(LightningModule):
         self.test_metrics = metrics.clone(prefix="test/")
         self.test_confusion = MulticlassConfusionMatrix(num_classes)
 
+    def configure_model(self) -> None:
+        configure_backbone(self)  # shard (fsdp) or split into placed stages (model_split); else nothing
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x) if self.pipeline is None else self.pipeline(x)
 
     def _shared_step(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
         x, y = batch

@@ -18,6 +18,7 @@ from litproj.errors import UserError, exit_on_user_error
 from litproj.predictions import PredictionCSVWriter
 from litproj.rundir import RUN_DIR_ENV
 from litproj.strategies import list_presets
+from litproj.strategies.plan import print_plan
 from litproj.summary import collect_results, print_presets, report
 
 
@@ -75,6 +76,8 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
     previous_run_dir = os.environ.get(RUN_DIR_ENV)
     try:
         cli = build(invocation, trainer_defaults)
+        if cli.config.plan:
+            return print_plan(cli)
         results = execute(cli, invocation.stage)
     finally:
         if previous_run_dir is None:
