@@ -114,7 +114,7 @@ class LitCLI(LightningCLI):
     def _resolve_checkpoint(self, value: str | None) -> str | None:
         if value in ("last", "best"):
             return str(rundir.latest_checkpoint(self.config.runs_dir, self.config.name, value))
-        if value is not None and not Path(value).is_file():
+        if value is not None and not Path(value).exists():
             raise UserError(f"--ckpt_path: checkpoint '{value}' does not exist.")
         return value
 
