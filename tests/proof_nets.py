@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch.distributed as dist
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
 
 from litproj.data import DigitsDataModule
 from litproj.module import ImageClassifier
@@ -32,10 +34,17 @@ class MLP(nn.Sequential):
 
 
 class OrderedDigits(DigitsDataModule):
-    """Digits without shuffling: rank r of N then reads samples r, r+N, ... of what one process reads."""
+    """Digits in a fixed order: rank r of N reads samples r, r+N, ... of what one process reads.
+
+    Lightning's own DistributedSampler always shuffles training data, so runs with this module pass
+    ``--trainer.use_distributed_sampler false`` and get an unshuffled one here.
+    """
 
     def train_dataloader(self):
-        return self._loader(self.train_set, shuffle=False)
+        if not dist.is_initialized():
+            return self._loader(self.train_set, shuffle=False)
+        sampler = DistributedSampler(self.train_set, dist.get_world_size(), dist.get_rank(), shuffle=False)
+        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler)
 
 
 class ProofClassifier(ImageClassifier):

@@ -28,6 +28,8 @@ PROOF = [
     "--model", "tests.proof_nets.ProofClassifier",
     "--model.backbone", "tests.proof_nets.MLP",
     "--data", "tests.proof_nets.OrderedDigits",
+    "--model.optimizer", "torch.optim.SGD",  # Adam would amplify rounding in near-zero gradients
+    "--model.lr", "0.5",
     "--trainer.accelerator", "cpu",
     "--trainer.max_epochs", "1",
     "--trainer.limit_train_batches", str(STEPS),
@@ -35,6 +37,7 @@ PROOF = [
     "--trainer.limit_test_batches", "1",
     "--trainer.num_sanity_val_steps", "0",
     "--trainer.logger", "false",
+    "--trainer.use_distributed_sampler", "false",  # OrderedDigits brings an unshuffled one
 ]  # fmt: skip
 PRESETS = ["auto", "ddp", "ddp_spawn", "fsdp", "model_split"]
 
@@ -69,8 +72,11 @@ def one_process_2b(tmp_path_factory) -> dict[str, torch.Tensor]:
     """Weights after STEPS steps in one process with batch 2*BATCH (the reference for every proof)."""
     results = train(tmp_path_factory.mktemp("reference"), "fit", *PROOF, "--data.batch_size", str(2 * BATCH))
     weights = backbone_weights(results["last_checkpoint"])
-    first = torch.load(results["last_checkpoint"], map_location="cpu", weights_only=True)
-    assert first["global_step"] == STEPS
+    assert results["global_step"] == STEPS
+    # The proofs can fail: batch B instead of 2B on one process ends far outside the tolerance.
+    half = train(tmp_path_factory.mktemp("half"), "fit", *PROOF, "--data.batch_size", str(BATCH))
+    with pytest.raises(AssertionError):
+        assert_same_weights(backbone_weights(half["last_checkpoint"]), weights, tolerance=1e-3)
     return weights
 
 
