@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,14 @@ from litproj.strategies.split import balanced_cuts
 from tests.helpers import train, train_subprocess
 from tests.proof_nets import MLP
 
+# bench/gpu_check.sh runs the proofs on CUDA with LITPROJ_TEST_ACCELERATOR=gpu; the suite itself is CPU-only.
+ACCELERATOR = os.environ.get("LITPROJ_TEST_ACCELERATOR", "cpu")
+DEVICE = "cuda" if ACCELERATOR == "gpu" else "cpu"
+needs_two_devices = pytest.mark.skipif(
+    DEVICE == "cuda" and torch.cuda.device_count() < 2, reason="data-parallel proofs on CUDA need 2 GPUs"
+)
+if DEVICE == "cuda":  # TF32 convolutions would differ from the reference by ~1e-3
+    torch.backends.cudnn.allow_tf32 = False
 STEPS, BATCH = 3, 16
 PROOF = [
     "--model", "tests.proof_nets.ProofClassifier",
@@ -30,7 +39,7 @@ PROOF = [
     "--data", "tests.proof_nets.OrderedDigits",
     "--model.optimizer", "torch.optim.SGD",  # Adam would amplify rounding in near-zero gradients
     "--model.lr", "0.5",
-    "--trainer.accelerator", "cpu",
+    "--trainer.accelerator", ACCELERATOR,
     "--trainer.max_epochs", "1",
     "--trainer.limit_train_batches", str(STEPS),
     "--trainer.limit_val_batches", "1",
@@ -169,11 +178,11 @@ def _outputs_and_grads(net: nn.Module, forward, x, y):
 @pytest.mark.parametrize("make_net", [MLP, DeclaredStages], ids=["sequential", "declared_stages"])
 def test_split_outputs_and_gradients_equal_unsplit(make_net, micro_batches):
     torch.manual_seed(0)
-    net = make_net()
+    net = make_net().to(DEVICE)
     split = copy.deepcopy(net)
-    pipeline = Pipeline.cut(split, ["cpu", "cpu", "cpu"], micro_batches)
+    pipeline = Pipeline.cut(split, [DEVICE] * 3, micro_batches)
     pipeline.place()
-    x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
+    x, y = torch.randn(8, 1, 8, 8, device=DEVICE), torch.randint(0, 10, (8,), device=DEVICE)
     expected_out, expected_grads = _outputs_and_grads(net, net, x, y)
     out, grads = _outputs_and_grads(split, pipeline, x, y)
     torch.testing.assert_close(out, expected_out, atol=1e-6, rtol=1e-5)
@@ -186,10 +195,10 @@ def test_split_outputs_and_gradients_equal_unsplit(make_net, micro_batches):
 def test_split_batchnorm_net_matches_unsplit(train_mode, micro_batches):
     """BatchNorm normalises each micro-batch in training (as in GPipe): equal with 1 micro-batch, or in eval."""
     torch.manual_seed(0)
-    net = SmallCNN(dropout=0.0).train(train_mode)
+    net = SmallCNN(dropout=0.0).train(train_mode).to(DEVICE)
     split = copy.deepcopy(net)
-    pipeline = Pipeline.cut(split, ["cpu", "cpu"], micro_batches)
-    x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 10, (8,))
+    pipeline = Pipeline.cut(split, [DEVICE, DEVICE], micro_batches)
+    x, y = torch.randn(8, 1, 8, 8, device=DEVICE), torch.randint(0, 10, (8,), device=DEVICE)
     expected_out, expected_grads = _outputs_and_grads(net, net, x, y)
     out, grads = _outputs_and_grads(split, pipeline, x, y)
     torch.testing.assert_close(out, expected_out, atol=1e-5, rtol=1e-5)
@@ -225,6 +234,7 @@ def test_model_split_preset_trains(tmp_path):
 # --- data-parallel proofs -------------------------------------------------------------------------------
 
 
+@needs_two_devices
 def test_ddp_spawn_equals_one_process_with_double_batch(tmp_path, one_process_2b):
     results = train(tmp_path, "fit", "--strategy", "ddp_spawn", "--trainer.devices", "2", *PROOF,
                     "--data.batch_size", str(BATCH))  # fmt: skip
@@ -236,16 +246,20 @@ def test_ddp_spawn_equals_one_process_with_double_batch(tmp_path, one_process_2b
     assert all(v["world"] == 2 and v["value"] == 0.5 for v in seen.values())
 
 
-def test_fsdp_equals_one_process_with_double_batch(tmp_path, one_process_2b):
-    done = train_subprocess(tmp_path, "--strategy", "fsdp", "--trainer.devices", "2", *PROOF,
+@needs_two_devices
+@pytest.mark.parametrize("preset", ["fsdp", pytest.param("ddp", marks=pytest.mark.slow)])
+def test_launched_strategy_equals_one_process_with_double_batch(tmp_path, one_process_2b, preset):
+    """ddp and fsdp re-launch ``python train.py`` for rank 1, so they run as a user runs them: a subprocess."""
+    done = train_subprocess(tmp_path, "--strategy", preset, "--trainer.devices", "2", *PROOF,
                             "--data.batch_size", str(BATCH))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("results: ")]
     assert len(lines) == 1 and done.stdout.strip().splitlines()[-1] == lines[0]  # only rank 0 reports
     results = json.loads((tmp_path / lines[0].removeprefix("results: ")).read_text())
-    assert results["stage"] == "fit+test" and "test/acc" in results["metrics"]  # tested from the sharded best
+    assert results["stage"] == "fit+test" and "test/acc" in results["metrics"]  # tested from the best checkpoint
     last = Path(results["last_checkpoint"])
-    assert last.is_dir() and len(list(last.glob("*.distcp"))) == 2  # one shard per rank
+    if preset == "fsdp":
+        assert last.is_dir() and len(list(last.glob("*.distcp"))) == 2  # one shard per rank
     assert_same_weights(backbone_weights(str(last)), one_process_2b)
     seen = synced_rank_values(results["run_dir"])
     assert all(v["world"] == 2 and v["value"] == 0.5 for v in seen.values()) and len(seen) == 2

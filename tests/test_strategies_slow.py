@@ -25,6 +25,12 @@ TINY = [
 RESULT_KEYS = {"stage", "experiment", "metrics", "best_checkpoint", "last_checkpoint", "run_dir", "global_step", "epochs"}
 
 
+def run_stage(tmp_path: Path, stage: str, *args: str) -> subprocess.CompletedProcess:
+    """``python train.py STAGE ARGS`` in a subprocess (the subcommand must come first)."""
+    command = [sys.executable, str(ROOT / "train.py"), stage, "--runs_dir", str(tmp_path / "runs"), *QUIET, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+
+
 def reported_results(done: subprocess.CompletedProcess, cwd: Path) -> dict:
     """The run's results.json, after checking rank 0 alone reported it, on the last line of stdout."""
     assert done.returncode == 0, done.stderr[-3000:]
@@ -59,16 +65,16 @@ def test_ddp_exits_cleanly_ten_times_in_a_row(tmp_path):
 
 def test_fsdp_sharded_checkpoints_load_for_test_predict_and_resume(tmp_path):
     fsdp = ["--strategy", "fsdp", "--trainer.devices", "2", *TINY]
-    first = reported_results(train_subprocess(tmp_path, "fit", *fsdp, "--name", "sharded"), tmp_path)
+    first = reported_results(run_stage(tmp_path, "fit", *fsdp, "--name", "sharded"), tmp_path)
     best = Path(first["best_checkpoint"])
     assert best.is_dir() and len(list(best.glob("*.distcp"))) == 2
-    tested = reported_results(train_subprocess(tmp_path, "test", "--ckpt_path", str(best)), tmp_path)
+    tested = reported_results(run_stage(tmp_path, "test", "--ckpt_path", str(best)), tmp_path)
     assert 0.0 <= tested["metrics"]["test/acc"] <= 1.0
     images = write_image_folder(tmp_path / "predict", classes=2, per_class=3, size=8)
     # One process reading the two-shard checkpoint: the shards are re-assembled for the new world size.
     predicted = reported_results(
-        train_subprocess(tmp_path, "predict", "--ckpt_path", str(best), "--trainer.devices", "1",
-                         "--data.predict_dir", str(images)),  # fmt: skip
+        run_stage(tmp_path, "predict", "--ckpt_path", str(best), "--trainer.devices", "1",
+                  "--data.predict_dir", str(images)),  # fmt: skip
         tmp_path,
     )
     assert len(Path(predicted["predictions"]).read_text().splitlines()) == 1 + 6
