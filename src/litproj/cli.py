@@ -24,8 +24,8 @@ from litproj.callbacks import FinalMetricsToHParams
 from litproj.errors import UserError
 from litproj.loggers import place_loggers
 from litproj.parse_errors import class_parameters, explain
-from litproj.strategies import DistributedCleanup
 from litproj.paths import default_config
+from litproj.strategies import DistributedCleanup
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
 logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)

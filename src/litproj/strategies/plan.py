@@ -166,15 +166,17 @@ def print_plan(cli, console: Console | None = None) -> dict:
     for key, value in settings.items():
         table.add_row(key, str(value))
     console.print(table)
-    memory = Table(
-        title=f"memory per device, batch {batch} per device (* = chosen; lower bound)", caption=CAPTION
-    )
+    memory = Table(title=f"memory per device, batch {batch} per device (* = chosen; lower bound)", caption=CAPTION)
     for column in ("strategy", "devices", "params", "grads", "optimizer", "activations", "total"):
         memory.add_column(column, justify="left" if column == "strategy" else "right")
     chosen = {"ddp_spawn": "ddp"}.get(strategy, strategy)
     for row in rows:
         values = (row.params, row.grads, row.optimizer, row.activations, row.total)
         marker = "*" if row.strategy == chosen else ""
-        memory.add_row(row.strategy + marker, str(row.devices), *(_bytes(v) for v in values), style="bold" if marker else None)
+        memory.add_row(
+            row.strategy + marker, str(row.devices), *(_bytes(v) for v in values), style="bold" if marker else None
+        )
     console.print(memory)
-    return {"plan": {"settings": settings, "memory": {row.strategy: row.__dict__ | {"total": row.total} for row in rows}}}
+    return {
+        "plan": {"settings": settings, "memory": {row.strategy: row.__dict__ | {"total": row.total} for row in rows}}
+    }
