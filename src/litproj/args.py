@@ -65,10 +65,10 @@ def prepare(argv: list[str]) -> Invocation:
     configs = flag_values(args, "--config", "-c")
     prefix: list[str] = []
     strategy = flag_value(args, "--strategy")
-    if strategy:
+    if strategy and strategy != "list":  # "list" prints the presets (runner.run)
         prefix += ["--config", str(preset_path(strategy))]
     ckpt = flag_value(args, "--ckpt_path")
-    if stage in ("validate", "test", "predict") and ckpt and not configs and Path(ckpt).is_file():
+    if stage in ("validate", "test", "predict") and ckpt and not configs and Path(ckpt).exists():
         saved = run_dir_of(Path(ckpt)) / "config.yaml"
         if saved.is_file():
             prefix = ["--config", str(saved), *prefix]

@@ -31,6 +31,7 @@ from litproj.loggers import place_loggers
 from litproj.logs import lightning_info_to_stdout
 from litproj.parse_errors import class_parameters, explain
 from litproj.paths import default_config
+from litproj.strategies import DistributedCleanup
 from litproj.troubleshoot import add_troubleshooting_arguments
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
@@ -94,6 +95,9 @@ class LitCLI(LightningCLI):
         parser.add_argument(
             "--dist_timeout", type=PositiveInt, default=DEFAULT_DIST_TIMEOUT, help="Seconds a collective may wait."
         )
+        parser.add_argument(
+            "--plan", type=bool, nargs="?", const=True, default=False, help="Print settings and memory per device."
+        )
         # The data decides what the model sees: classes, channels and image size are linked, not repeated.
         for attribute in ("num_classes", "in_channels", "image_size"):
             parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
@@ -135,11 +139,13 @@ class LitCLI(LightningCLI):
     def _resolve_checkpoint(self, value: str | None) -> str | None:
         if value in ("last", "best"):
             return str(rundir.latest_checkpoint(self.config.runs_dir, self.config.name, value))
-        if value is not None and not Path(value).is_file():
+        if value is not None and not Path(value).exists():
             raise UserError(f"--ckpt_path: checkpoint '{value}' does not exist.")
         return value
 
     def _choose_run_dir(self) -> Path:
+        if self.config.plan:  # a plan writes nothing: the folder is named, never created
+            return Path(self.config.runs_dir) / self.config.name / "plan"
         if rundir.is_child_rank():
             inherited = os.environ.get(rundir.RUN_DIR_ENV)
             return Path(inherited) if inherited else Path(tempfile.mkdtemp(prefix="litproj-rank-"))
@@ -160,11 +166,13 @@ class LitCLI(LightningCLI):
         config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir, config.name)
         config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
 
-    def instantiate_trainer(self, **kwargs) -> Trainer:
+    def instantiate_trainer(self, **kwargs) -> Trainer | None:
+        if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
+            return None
         trainer_config = self._get(self.config_init, "trainer", default={})
         trainer_config = harden(trainer_config, self.config.trust_checkpoint, self.config.dist_timeout)
         callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
-        callbacks += [FinalMetricsToHParams(), TrackerRuns(), *guard_callbacks()]
+        callbacks += [FinalMetricsToHParams(), TrackerRuns(), DistributedCleanup(), *guard_callbacks()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
         given = [

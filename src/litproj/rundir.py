@@ -26,8 +26,8 @@ def _versions(experiment_dir: Path) -> list[tuple[int, Path]]:
 
 
 def is_child_rank() -> bool:
-    """True in processes that a launcher started for ranks other than 0."""
-    return any(os.environ.get(var, "0") != "0" for var in ("LOCAL_RANK", "RANK", "NODE_RANK"))
+    """True in processes that a launcher (Lightning, torchrun, srun) started for ranks other than 0."""
+    return any(os.environ.get(var, "0") != "0" for var in ("LOCAL_RANK", "RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
@@ -62,7 +62,7 @@ def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last"
     """The newest run's ``last.ckpt`` (``which='last'``) or best checkpoint (``which='best'``)."""
     for _, run in reversed(_versions(Path(runs_dir) / experiment)):
         folder = run / "checkpoints"
-        if which == "last" and (folder / "last.ckpt").is_file():
+        if which == "last" and (folder / "last.ckpt").exists():
             return folder / "last.ckpt"
         best = sorted(p for p in folder.glob("best*.ckpt")) if folder.is_dir() else []
         if which == "best" and best:

@@ -19,6 +19,7 @@ from litproj.predictions import PredictionCSVWriter
 from litproj.preemption import exit_on_preemption
 from litproj.rundir import RUN_DIR_ENV, discard_if_empty
 from litproj.strategies import list_presets
+from litproj.strategies.plan import print_plan
 from litproj.summary import collect_results, print_presets, report
 from litproj.troubleshoot import explain_errors, fit, preflight
 
@@ -77,6 +78,8 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
     previous_run_dir = os.environ.get(RUN_DIR_ENV)
     try:
         cli = build(invocation, trainer_defaults)
+        if cli.config.plan:
+            return print_plan(cli)
         if preflight(cli):  # shape and precision checks; True after --summary: nothing to run
             return {}
         results = execute(cli, invocation.stage)

@@ -14,7 +14,7 @@ def _checkpoint_paths(trainer) -> tuple[str | None, str | None]:
     if callback is None:
         return None, None
     last = Path(callback.dirpath or "") / "last.ckpt"
-    return callback.best_model_path or None, str(last) if last.is_file() else None
+    return callback.best_model_path or None, str(last) if last.exists() else None
 
 
 def _extras(trainer) -> dict:
