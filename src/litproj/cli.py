@@ -1,6 +1,6 @@
 """The command line and the single path that builds (Trainer, LightningModule, LightningDataModule).
 
-``train.py``, ``tune.py``, the tests and the benchmarks all build their objects through
+``train.py``, the hyperparameter search, the tests and the benchmarks all build their objects through
 :func:`build`, so a trial of a search or a benchmark run is exactly what ``python train.py`` runs.
 """
 
