@@ -23,7 +23,7 @@ def test_results_json_matches_returned_results(default_run):
     for key in ("metrics", "best_checkpoint", "last_checkpoint", "run_dir", "global_step", "epochs"):
         assert key in saved
     assert saved["epochs"] == 12
-    assert saved["global_step"] == 12 * 20  # 1257 training images / batch 64 = 20 steps per epoch
+    assert saved["global_step"] == 12 * 20  # 1258 training images / batch 64 = 20 steps per epoch
 
 
 def test_run_folder_contents(default_run):

@@ -15,6 +15,8 @@ from {{ cookiecutter.package_name }}.strategies import preset_path
 
 STAGES = ("fit", "validate", "test", "predict")
 FIT_THEN_TEST = "fit+test"
+#: Config folders whose files add an option (a logger, a strategy) rather than name an experiment.
+OPTION_FOLDERS = ("logger", "strategy")
 
 
 def flag_values(args: list[str], *flags: str) -> list[str]:
@@ -63,12 +65,13 @@ def prepare(argv: list[str]) -> Invocation:
     configs = flag_values(args, "--config", "-c")
     prefix: list[str] = []
     strategy = flag_value(args, "--strategy")
-    if strategy:
+    if strategy and strategy != "list":  # "list" prints the presets (runner.run)
         prefix += ["--config", str(preset_path(strategy))]
     ckpt = flag_value(args, "--ckpt_path")
-    if stage in ("validate", "test", "predict") and ckpt and not configs and Path(ckpt).is_file():
+    if stage in ("validate", "test", "predict") and ckpt and not configs and Path(ckpt).exists():
         saved = run_dir_of(Path(ckpt)) / "config.yaml"
         if saved.is_file():
             prefix = ["--config", str(saved), *prefix]
-    experiment = Path(configs[-1]).stem if configs else "default"
+    naming = [c for c in configs if Path(c).parent.name not in OPTION_FOLDERS]
+    experiment = Path(naming[-1]).stem if naming else "default"
     return Invocation(stage, prefix + args, experiment, wants_debug(args))

@@ -1,6 +1,6 @@
 """The command line and the single path that builds (Trainer, LightningModule, LightningDataModule).
 
-``train.py``, ``tune.py``, the tests and the benchmarks all build their objects through
+``train.py``, the hyperparameter search, the tests and the benchmarks all build their objects through
 :func:`build`, so a trial of a search or a benchmark run is exactly what ``python train.py`` runs.
 """
 
@@ -13,21 +13,30 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from jsonargparse.typing import PositiveInt
 from pytorch_lightning import LightningDataModule, Trainer
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar, RichProgressBar
+from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from {{ cookiecutter.package_name }} import rundir
 from {{ cookiecutter.package_name }}.args import FIT_THEN_TEST, Invocation
-from {{ cookiecutter.package_name }}.callbacks import FinalMetricsToHParams
+from {{ cookiecutter.package_name }}.callbacks import CadencedRichProgressBar, FinalMetricsToHParams, TrackerRuns
+from {{ cookiecutter.package_name }}.checkpoint_guard import verify_checkpoint
+from {{ cookiecutter.package_name }}.checkpointing import LitCheckpoint
+from {{ cookiecutter.package_name }}.config_errors import explain_config_error
 from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
 from {{ cookiecutter.package_name }}.loggers import place_loggers
+from {{ cookiecutter.package_name }}.logs import lightning_info_to_stdout
 from {{ cookiecutter.package_name }}.parse_errors import class_parameters, explain
 from {{ cookiecutter.package_name }}.paths import default_config
+from {{ cookiecutter.package_name }}.strategies import DistributedCleanup
+from {{ cookiecutter.package_name }}.troubleshoot import add_troubleshooting_arguments
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
 logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
+lightning_info_to_stdout()
 
 DEFAULT_MODEL = "{{ cookiecutter.package_name }}.module.ImageClassifier"
 DEFAULT_DATA = "{{ cookiecutter.package_name }}.data.DigitsDataModule"
@@ -41,9 +50,11 @@ class LitCLI(LightningCLI):
         trainer_defaults: extra Trainer arguments (e.g. callbacks a search adds to every trial).
     """
 
+    #: Set while parsing (``before_instantiate_classes``), so always a folder once the CLI is built.
+    run_dir: Path
+
     def __init__(self, invocation: Invocation, trainer_defaults: dict | None = None):
         self.invocation = invocation
-        self.run_dir: Path | None = None
         self.ckpt_path: str | None = None
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         super().__init__(
@@ -52,7 +63,12 @@ class LitCLI(LightningCLI):
             seed_everything_default=42,
             trainer_defaults=trainer_defaults,
             save_config_kwargs={"overwrite": True},
-            parser_kwargs={"exit_on_error": False, "default_config_files": [str(default_config())]},
+            # allow_abbrev=False: a typo such as --trainer.max_epoch must fail, not abbreviate --trainer.max_epochs.
+            parser_kwargs={
+                "exit_on_error": False,
+                "allow_abbrev": False,
+                "default_config_files": [str(default_config())],
+            },
             args=invocation.args,
             run=False,
         )
@@ -73,10 +89,20 @@ class LitCLI(LightningCLI):
             "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
         )
         parser.add_argument("--debug", type=bool, default=False, help="Show tracebacks instead of one line.")
+        parser.add_argument(
+            "--trust_checkpoint", type=bool, default=False, help="Unpickle --ckpt_path fully (can run its code)."
+        )
+        parser.add_argument(
+            "--dist_timeout", type=PositiveInt, default=DEFAULT_DIST_TIMEOUT, help="Seconds a collective may wait."
+        )
+        parser.add_argument(
+            "--plan", type=bool, nargs="?", const=True, default=False, help="Print settings and memory per device."
+        )
         # The data decides what the model sees: classes, channels and image size are linked, not repeated.
         for attribute in ("num_classes", "in_channels", "image_size"):
             parser.link_arguments(f"data.{attribute}", f"model.init_args.{attribute}", apply_on="instantiate")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LitCheckpoint, "checkpoint")
+        add_troubleshooting_arguments(parser)
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
@@ -96,7 +122,9 @@ class LitCLI(LightningCLI):
             known = list(parser._option_string_actions)
             known += [f"--model.{p}" for p in class_parameters(DEFAULT_MODEL)]
             known += [f"--data.{p}" for p in class_parameters(DEFAULT_DATA)]
-            raise UserError(explain(str(err), known)) from err
+            raise UserError(
+                explain_config_error(str(err), self.invocation.args, known) or explain(str(err), known)
+            ) from err
 
     def instantiate_classes(self) -> None:
         try:
@@ -106,21 +134,24 @@ class LitCLI(LightningCLI):
             if cause is None:
                 raise
             raise cause from err
+        verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint)
 
     def _resolve_checkpoint(self, value: str | None) -> str | None:
         if value in ("last", "best"):
             return str(rundir.latest_checkpoint(self.config.runs_dir, self.config.name, value))
-        if value is not None and not Path(value).is_file():
+        if value is not None and not Path(value).exists():
             raise UserError(f"--ckpt_path: checkpoint '{value}' does not exist.")
         return value
 
     def _choose_run_dir(self) -> Path:
+        if self.config.plan:  # a plan writes nothing: the folder is named, never created
+            return Path(self.config.runs_dir) / self.config.name / "plan"
         if rundir.is_child_rank():
             inherited = os.environ.get(rundir.RUN_DIR_ENV)
             return Path(inherited) if inherited else Path(tempfile.mkdtemp(prefix="{{ cookiecutter.package_name }}-rank-"))
-        resuming = self.invocation.stage in ("fit", FIT_THEN_TEST) and self.ckpt_path
-        if resuming and (rundir.run_dir_of(Path(self.ckpt_path)) / "config.yaml").is_file():
-            run_dir = rundir.run_dir_of(Path(self.ckpt_path))
+        resumed = self.ckpt_path if self.invocation.stage in ("fit", FIT_THEN_TEST) else None
+        if resumed and (rundir.run_dir_of(Path(resumed)) / "config.yaml").is_file():
+            run_dir = rundir.run_dir_of(Path(resumed))
         else:
             run_dir = rundir.new_run_dir(self.config.runs_dir, self.config.name)
         os.environ[rundir.RUN_DIR_ENV] = str(run_dir)
@@ -132,13 +163,16 @@ class LitCLI(LightningCLI):
         self.ckpt_path = self._resolve_checkpoint(config.ckpt_path)
         self.run_dir = self._choose_run_dir()
         config.trainer.default_root_dir = str(self.run_dir)
-        config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir)
+        config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir, config.name)
         config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
 
-    def instantiate_trainer(self, **kwargs) -> Trainer:
+    def instantiate_trainer(self, **kwargs) -> Trainer | None:
+        if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
+            return None
         trainer_config = self._get(self.config_init, "trainer", default={})
+        trainer_config = harden(trainer_config, self.config.trust_checkpoint, self.config.dist_timeout)
         callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
-        callbacks.append(FinalMetricsToHParams())
+        callbacks += [FinalMetricsToHParams(), TrackerRuns(), DistributedCleanup(), *guard_callbacks()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
         given = [
@@ -146,15 +180,17 @@ class LitCLI(LightningCLI):
             *(trainer_config.get("callbacks") or []),
             *self.trainer_defaults.get("callbacks", []),
         ]
-        if trainer_config.get("enable_progress_bar", True) and not any(isinstance(c, ProgressBar) for c in given):
-            callbacks.append(RichProgressBar(leave=True))
+        # The parser's default for enable_progress_bar is None, which Lightning treats as "on".
+        bar_on = trainer_config.get("enable_progress_bar") is not False
+        if bar_on and not any(isinstance(c, ProgressBar) for c in given):
+            callbacks.append(CadencedRichProgressBar(leave=True))
         try:
             return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)
-        except MisconfigurationException as err:
+        except (MisconfigurationException, ValueError) as err:  # Lightning's checks of the Trainer arguments
             raise UserError(f"--trainer: {err}") from err
 
 
-def _user_error_in_chain(err: BaseException) -> UserError | None:
+def _user_error_in_chain(err: BaseException | None) -> UserError | None:
     """jsonargparse wraps errors raised by constructors; find a :class:`UserError` among the causes."""
     seen = set()
     while err is not None and id(err) not in seen:

@@ -10,7 +10,9 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
+from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.nets import build_backbone
+from {{ cookiecutter.package_name }}.strategies.model_hooks import configure_backbone
 
 
 class ImageClassifier(LightningModule):
@@ -27,6 +29,11 @@ class ImageClassifier(LightningModule):
         optimizer: optimizer class and init args (LightningCLI dependency injection).
         scheduler: LR scheduler class and init args; ``None`` anneals the LR with a per-step cosine
             to zero over the whole fit, which needs no knowledge of the epoch count in the config.
+        channels_last: NHWC memory layout for the backbone (convolutions then take inputs in it too);
+            faster convolutions with bf16/fp16 on tensor-core GPUs, usually slower on CPU.
+        split_devices: with ``--strategy model_split``, one device per stage (``[cuda:0, cuda:1]``);
+            ``None`` uses two stages on the accelerator.
+        micro_batches: with ``--strategy model_split``, GPipe micro-batches per batch.
     """
 
     def __init__(
@@ -40,26 +47,43 @@ class ImageClassifier(LightningModule):
         label_smoothing: float = 0.0,
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
+        channels_last: bool = False,
+        split_devices: list[str] | None = None,
+        micro_batches: int = 1,
     ):
         super().__init__()
+        if not lr > 0 or weight_decay < 0:  # `not lr > 0` also catches NaN
+            name, value = ("lr", lr) if not lr > 0 else ("weight_decay", weight_decay)
+            raise UserError(f"--model.{name} must be {'> 0' if name == 'lr' else '>= 0'} (got {value}).")
+        if micro_batches < 1:  # plain int, not PositiveInt: hparams must stay loadable with weights_only=True
+            raise UserError(f"--model.micro_batches must be >= 1 (got {micro_batches}).")
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
+        self.split_devices, self.micro_batches = split_devices, micro_batches
+        self.pipeline = None  # set by configure_model under --strategy model_split
         self.net = build_backbone(backbone, in_channels=in_channels, num_classes=num_classes)
+        if channels_last:
+            self.net.to(memory_format=torch.channels_last)
         self.example_input_array = torch.zeros(2, in_channels, image_size, image_size)
+        # Labels are range-checked once when the data is set up; per-step validation would add a device
+        # sync (torch.unique) to every step on a GPU.
         metrics = MetricCollection(
             {
-                "acc": MulticlassAccuracy(num_classes, average="micro"),
-                "f1": MulticlassF1Score(num_classes, average="macro"),
+                "acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False),
+                "f1": MulticlassF1Score(num_classes, average="macro", validate_args=False),
             }
         )
         self.train_metrics = metrics.clone(prefix="train/")
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.test_confusion = MulticlassConfusionMatrix(num_classes, validate_args=False)
+
+    def configure_model(self) -> None:
+        configure_backbone(self)  # shard (fsdp) or split into placed stages (model_split); else nothing
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        return self.net(x) if self.pipeline is None else self.pipeline(x)
 
     def _shared_step(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
         x, y = batch
@@ -67,10 +91,27 @@ class ImageClassifier(LightningModule):
         loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
         metrics.update(logits, y)
         on_step = stage == "train"
-        self.log(f"{stage}/loss", loss, on_step=on_step, on_epoch=True, prog_bar=on_step, sync_dist=not on_step)
-        # Metric objects sync their own state across ranks and compute once per epoch.
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage == "val")
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            prog_bar=on_step,
+            sync_dist=not on_step,
+            batch_size=len(y),
+        )
         return loss if stage == "train" else logits
+
+    def _log_epoch_metrics(self, metrics: MetricCollection, prog_bar: bool = False) -> None:
+        """Compute (synced across ranks by torchmetrics) and log the epoch's metrics, then reset them.
+
+        Logging the metric objects from every step would make Lightning move and inspect them on each
+        ``self.log`` call, which costs more than a small network's step; computing here costs once per epoch.
+        ``sync_dist`` only averages values that are already equal on every rank (and silences the warning).
+        """
+        if any(metric.update_called for metric in metrics.values()):
+            self.log_dict(metrics.compute(), prog_bar=prog_bar, sync_dist=True)
+        metrics.reset()
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "train", self.train_metrics)
@@ -82,7 +123,14 @@ class ImageClassifier(LightningModule):
         logits = self._shared_step(batch, "test", self.test_metrics)
         self.test_confusion.update(logits, batch[1])
 
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics(self.train_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics(self.val_metrics, prog_bar=True)
+
     def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics(self.test_metrics)
         matrix = self.test_confusion.compute()
         self.test_confusion.reset()
         self._log_confusion_matrix(matrix)

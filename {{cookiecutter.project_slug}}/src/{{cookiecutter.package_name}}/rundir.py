@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -25,8 +26,8 @@ def _versions(experiment_dir: Path) -> list[tuple[int, Path]]:
 
 
 def is_child_rank() -> bool:
-    """True in processes that a launcher started for ranks other than 0."""
-    return any(os.environ.get(var, "0") != "0" for var in ("LOCAL_RANK", "RANK", "NODE_RANK"))
+    """True in processes that a launcher (Lightning, torchrun, srun) started for ranks other than 0."""
+    return any(os.environ.get(var, "0") != "0" for var in ("LOCAL_RANK", "RANK", "NODE_RANK", "SLURM_PROCID"))
 
 
 def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
@@ -44,11 +45,24 @@ def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
             number += 1
 
 
+def discard_if_empty(run_dir: str | Path | None) -> None:
+    """Remove a run folder that holds no file (a run that failed before writing anything leaves no litter),
+    and its experiment folder when that is left empty. Only the launching process (rank 0) removes."""
+    if run_dir is None or is_child_rank() or not Path(run_dir).is_dir():
+        return
+    if any(p.is_file() for p in Path(run_dir).rglob("*")):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    experiment_dir = Path(run_dir).parent
+    if experiment_dir.is_dir() and not any(experiment_dir.iterdir()):
+        experiment_dir.rmdir()
+
+
 def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last") -> Path:
     """The newest run's ``last.ckpt`` (``which='last'``) or best checkpoint (``which='best'``)."""
     for _, run in reversed(_versions(Path(runs_dir) / experiment)):
         folder = run / "checkpoints"
-        if which == "last" and (folder / "last.ckpt").is_file():
+        if which == "last" and (folder / "last.ckpt").exists():
             return folder / "last.ckpt"
         best = sorted(p for p in folder.glob("best*.ckpt")) if folder.is_dir() else []
         if which == "best" and best:

@@ -16,9 +16,12 @@ from {{ cookiecutter.package_name }} import args as cli_args
 from {{ cookiecutter.package_name }}.cli import LitCLI, build
 from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error
 from {{ cookiecutter.package_name }}.predictions import PredictionCSVWriter
-from {{ cookiecutter.package_name }}.rundir import RUN_DIR_ENV
+from {{ cookiecutter.package_name }}.preemption import exit_on_preemption
+from {{ cookiecutter.package_name }}.rundir import RUN_DIR_ENV, discard_if_empty
 from {{ cookiecutter.package_name }}.strategies import list_presets
+from {{ cookiecutter.package_name }}.strategies.plan import print_plan
 from {{ cookiecutter.package_name }}.summary import collect_results, print_presets, report
+from {{ cookiecutter.package_name }}.troubleshoot import explain_errors, fit, preflight
 
 
 def _metrics(trainer: Trainer) -> dict[str, float]:
@@ -26,8 +29,7 @@ def _metrics(trainer: Trainer) -> dict[str, float]:
 
 
 def _best_or_none(trainer: Trainer) -> str | None:
-    callback = trainer.checkpoint_callback
-    return "best" if callback is not None and getattr(callback, "best_model_path", "") else None
+    return "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None
 
 
 def execute(cli: LitCLI, stage: str) -> dict:
@@ -46,7 +48,7 @@ def _execute(cli: LitCLI, stage: str) -> dict:
     trainer, model, data = cli.trainer, cli.model, cli.datamodule
     metrics: dict[str, float] = {}
     if stage in ("fit", cli_args.FIT_THEN_TEST):
-        trainer.fit(model, datamodule=data, ckpt_path=cli.ckpt_path)
+        fit(cli)  # finders before, OOM recovery around trainer.fit
         metrics.update(_metrics(trainer))
         if stage == cli_args.FIT_THEN_TEST:
             trainer.test(model, datamodule=data, ckpt_path=_best_or_none(trainer))
@@ -68,17 +70,22 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
     Raises:
         UserError: for mistakes in the input (the CLI turns it into one line and exit code 2).
     """
-    invocation = cli_args.prepare(sys.argv[1:] if argv is None else list(argv))
-    if cli_args.flag_value(invocation.args, "--strategy") == "list":
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if cli_args.flag_value(argv, "--strategy") == "list":
         print_presets(list_presets())
         return {}
+    invocation = cli_args.prepare(argv)
     previous_run_dir = os.environ.get(RUN_DIR_ENV)
     try:
         cli = build(invocation, trainer_defaults)
+        if cli.config.plan:
+            return print_plan(cli)
+        if preflight(cli):  # shape and precision checks; True after --summary: nothing to run
+            return {}
         results = execute(cli, invocation.stage)
     finally:
         if previous_run_dir is None:
-            os.environ.pop(RUN_DIR_ENV, None)
+            discard_if_empty(os.environ.pop(RUN_DIR_ENV, None))
     if cli.trainer.is_global_zero:
         report(results)
     return results
@@ -87,5 +94,6 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``train.py``: one-line errors with exit code 2 unless ``--debug``."""
     argv = sys.argv[1:] if argv is None else argv
-    with exit_on_user_error(cli_args.wants_debug(argv)):
+    debug = cli_args.wants_debug(argv)
+    with exit_on_user_error(debug), explain_errors(debug), exit_on_preemption():
         run(argv)

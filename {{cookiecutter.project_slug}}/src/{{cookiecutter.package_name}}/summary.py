@@ -14,7 +14,7 @@ def _checkpoint_paths(trainer) -> tuple[str | None, str | None]:
     if callback is None:
         return None, None
     last = Path(callback.dirpath or "") / "last.ckpt"
-    return callback.best_model_path or None, str(last) if last.is_file() else None
+    return callback.best_model_path or None, str(last) if last.exists() else None
 
 
 def _extras(trainer) -> dict:
@@ -64,6 +64,9 @@ def print_summary(results: dict, console: Console | None = None) -> None:
     table.add_row("steps / epochs", f"{results['global_step']} / {results['epochs']}")
     for key, value in results.get("data", {}).items():
         table.add_row(f"data: {key}", str(value))
+    for key, section in results.items():  # sections callbacks added (oom_recovery, memory, ...) with a summary
+        if isinstance(section, dict) and "summary" in section:
+            table.add_row(key.replace("_", " "), str(section["summary"]))
     for label, key in (("best checkpoint", "best_checkpoint"), ("last checkpoint", "last_checkpoint")):
         if results.get(key):
             table.add_row(label, results[key])

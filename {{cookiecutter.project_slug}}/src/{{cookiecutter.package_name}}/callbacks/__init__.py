@@ -1,5 +1,7 @@
 """Callbacks {{ cookiecutter.package_name }} adds to every Trainer."""
 
 from {{ cookiecutter.package_name }}.callbacks.hparams import FinalMetricsToHParams
+from {{ cookiecutter.package_name }}.callbacks.progress import CadencedRichProgressBar
+from {{ cookiecutter.package_name }}.callbacks.trackers import TrackerRuns
 
-__all__ = ["FinalMetricsToHParams"]
+__all__ = ["CadencedRichProgressBar", "FinalMetricsToHParams", "TrackerRuns"]

@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+from pathlib import Path
+
+import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from torch.utils.data import TensorDataset
 
 from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
+from {{ cookiecutter.package_name }}.data.in_memory import InMemoryDataset
+
+
+def _digits_file() -> Path | None:
+    """scikit-learn's copy of the digits (``sklearn/datasets/data/digits.csv.gz``), found without importing it."""
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """Images (1797, 8, 8) with values 0..16 and labels (1797,), as ``sklearn.datasets.load_digits`` returns them.
+
+    Importing ``sklearn.datasets`` pulls in pandas and pyarrow (about a second, a tenth of the default run),
+    so the CSV that ``load_digits`` parses is read directly; ``load_digits`` remains the fallback when the file
+    is not where scikit-learn keeps it. Cached: Tune trials and benchmarks in one process read it once.
+    """
+    path = _digits_file()
+    if path is not None:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+        if table.shape == (1797, 65):
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return digits.images, digits.target
 
 
 class DigitsDataModule(ClassificationDataModule):
@@ -29,19 +62,12 @@ class DigitsDataModule(ClassificationDataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
 
-    def setup(self, stage: str | None = None) -> None:
-        if stage == "predict":
-            self.setup_predict()
-            return
-        if self.train_set is not None:
-            return
-        digits = load_digits()
-        images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-        labels = torch.tensor(digits.target, dtype=torch.long)
+    def make_splits(self) -> tuple[InMemoryDataset, ...]:
+        images_np, labels_np = load_digits_arrays()
+        images = torch.tensor(images_np, dtype=torch.float32).unsqueeze(1) / 16.0
+        labels = torch.tensor(labels_np, dtype=torch.long)
         self.check_labels(labels, "digits")
         train_fraction = 1.0 - self.val_fraction - self.test_fraction
         parts = self.split(range(len(labels)), (train_fraction, self.val_fraction, self.test_fraction))
-        # Index the tensors once: a TensorDataset per split avoids a Subset lookup per sample.
-        self.train_set, self.val_set, self.test_set = (
-            TensorDataset(images[list(part)], labels[list(part)]) for part in parts
-        )
+        # Index the tensors once: one in-memory dataset per split, sliced a whole batch at a time.
+        return tuple(InMemoryDataset(images[list(part)], labels[list(part)]) for part in parts)

@@ -68,7 +68,7 @@ class ImageFiles(Dataset):
     """
 
     def __init__(self, samples: Sequence[Path] | Sequence[tuple[Path, int]], transform: Callable):
-        self.samples = list(samples)
+        self.samples: list[Path | tuple[Path, int]] = list(samples)
         self.transform = transform
 
     def __len__(self) -> int:

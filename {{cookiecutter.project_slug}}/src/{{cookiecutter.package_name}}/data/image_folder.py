@@ -130,6 +130,7 @@ class ImageFolderDataModule(ClassificationDataModule):
             if val is None or test is None:
                 warnings.warn(f"{self.data_dir} has only one of val/ and test/: both use it", stacklevel=2)
             val, test = (val if val is not None else test), (test if test is not None else val)
+            assert val is not None and test is not None  # at least one exists (checked above)
         else:
             samples = self._samples(self.data_dir)
             fractions = (1.0 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torchvision import datasets
@@ -32,7 +32,7 @@ SPECS = {
 }
 
 
-def _without_checksums(cls: type) -> type:
+def _without_checksums(cls: type[Any]) -> type:
     """The dataset class with its MD5 checks reduced to "the files exist" (for locally built subsets)."""
     return type(
         cls.__name__,

@@ -1,0 +1,86 @@
+"""Wall time of ``python train.py`` on digits, from the shell to the printed test accuracy, split into phases.
+
+Each repetition is a fresh process, so imports count as a user pays them. The phases come from
+bench/timed_train.py (train.py plus timestamps): ``import`` (interpreter start to {{ cookiecutter.package_name }} imported),
+``build`` (config parsed, Trainer/model/datamodule built), ``data`` (datamodule set up), ``fit``,
+``test`` (best checkpoint reloaded and tested, confusion matrix drawn) and ``report`` (summary table,
+results.json, interpreter exit). ``--plain`` also times the literal ``python train.py`` as a check
+that the timestamps cost nothing; ``--compare-env`` adds a variant with extra environment variables
+(e.g. ``OMP_WAIT_POLICY=PASSIVE``), interleaved with the default.
+
+    python bench/e2e.py                       # 5 repetitions of the default run
+    python bench/e2e.py --quick               # 1 repetition of a 1-epoch run (smoke test)
+    python bench/e2e.py --compare-env OMP_NUM_THREADS=1 --plain
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import benchlib
+from benchlib import PHASES
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5, help="repetitions per variant (default 5)")
+    parser.add_argument("--quick", action="store_true", help="1 repetition of a 1-epoch run: a smoke test")
+    parser.add_argument("--plain", action="store_true", help="also time the literal `python train.py`")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run (repeatable)")
+    parser.add_argument("--compare-env", action="append", default=[], help="KEY=VALUE for an extra variant")
+    parser.add_argument("--json", help="also write every repetition and the machine to this JSON file")
+    parser.add_argument("train_args", nargs="*", help="extra arguments for train.py (after --)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    base_env, extra_env = benchlib.env_pairs(args.env), benchlib.env_pairs(args.compare_env)
+    train_args = ["--trainer.max_epochs", "1", *args.train_args] if args.quick else list(args.train_args)
+    reps = 1 if args.quick else args.reps
+    workdir = Path(tempfile.mkdtemp(prefix="{{ cookiecutter.package_name }}-e2e-"))
+    timed, plain = benchlib.ROOT / "bench" / "timed_train.py", benchlib.ROOT / "train.py"
+    rows: dict[str, list[dict]] = {}
+
+    def variant(name: str, script: Path, env: dict[str, str]):
+        def call() -> float:
+            row = benchlib.run_timed(script, train_args, env, workdir)
+            rows.setdefault(name, []).append(row)
+            return row["total"]
+
+        return call
+
+    variants = {"train.py (timed)": variant("train.py (timed)", timed, base_env)}
+    if args.plain:
+        variants["train.py"] = variant("train.py", plain, base_env)
+    if extra_env:
+        label = "timed + " + " ".join(f"{k}={v}" for k, v in extra_env.items())
+        variants[label] = variant(label, timed, {**base_env, **extra_env})
+    benchlib.interleave(variants, reps=reps, warmup=0)
+    report(args, train_args, rows, base_env)
+
+
+def report(args, train_args: list[str], rows: dict[str, list[dict]], base_env: dict[str, str]) -> None:
+    columns = ["variant", "total s", "min–max", *[f"{p} s" for p in PHASES], "test acc"]
+    table = []
+    for name, reps in rows.items():
+        totals = [r["total"] for r in reps]
+        phases = [f"{benchlib.median([r[p] for r in reps]):.2f}" if p in reps[0] else "" for p in PHASES]
+        accuracy = min(r["test/acc"] for r in reps)
+        table.append([name, f"{benchlib.median(totals):.2f}", benchlib.spread(totals), *phases, f"{accuracy:.4f}"])
+    machine = benchlib.machine()
+    env = " ".join(f"{k}={v}" for k, v in base_env.items())
+    caption = (
+        f"python train.py {' '.join(train_args)} {env}; median of {len(next(iter(rows.values())))} runs "
+        f"(phases: medians each; test acc: the lowest run); {machine['cores']} cores, {machine['cpu']}, "
+        f"load {machine['load_average_1min']:.1f}"
+    )
+    benchlib.print_table("python train.py end to end", columns, table, caption)
+    payload = {"settings": vars(args), "machine": machine, "runs": rows}
+    benchlib.save_json(args.json, payload)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""A rich progress bar that reads the logged metrics at the logging cadence instead of every step."""
+
+from __future__ import annotations
+
+from pytorch_lightning.callbacks import RichProgressBar
+
+
+class CadencedRichProgressBar(RichProgressBar):
+    """``RichProgressBar`` whose metric column refreshes every ``log_every_n_steps`` training steps.
+
+    Lightning's rich bar reads every logged metric after every training step, and reading a tensor's
+    value is a host-device synchronisation on a GPU: the CPU can no longer queue the next step while
+    the GPU works. Here the bar still advances every step, but the metrics (loss, v_num) are read only
+    every ``trainer.log_every_n_steps`` steps and at the end of each epoch, the same cadence the loggers use.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_metrics = True
+        self._shown: dict | None = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step = batch_idx + 1
+        every = max(1, trainer.log_every_n_steps)
+        self._read_metrics = step % every == 0 or step == self.total_train_batches
+        try:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        finally:
+            self._read_metrics = True
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        if self._read_metrics or self._shown is None:
+            self._shown = super().get_metrics(trainer, pl_module)
+        return self._shown

@@ -1,0 +1,10 @@
+"""The troubleshooting kit: out-of-memory recovery, batch-size/LR finders, memory monitor, leak detector,
+shape checks, precision notes, an error explainer and ``{{ cookiecutter.package_name }} doctor``. See docs/troubleshooting.md."""
+
+from {{ cookiecutter.package_name }}.troubleshoot.arguments import add_troubleshooting_arguments
+from {{ cookiecutter.package_name }}.troubleshoot.explain import explain_errors
+from {{ cookiecutter.package_name }}.troubleshoot.leak import LeakDetector
+from {{ cookiecutter.package_name }}.troubleshoot.memory import MemoryMonitor
+from {{ cookiecutter.package_name }}.troubleshoot.run import fit, preflight
+
+__all__ = ["LeakDetector", "MemoryMonitor", "add_troubleshooting_arguments", "explain_errors", "fit", "preflight"]

@@ -1,0 +1,111 @@
+"""{{ cookiecutter.package_name }}'s Ray Tune callback: what turns a train.py run into a trial a scheduler can judge and copy.
+
+Written against ``pytorch_lightning`` on purpose: Ray's own Lightning callback binds to the
+``lightning`` package whenever that is importable, and a ``lightning.pytorch`` callback is silently
+ignored by a ``pytorch_lightning`` Trainer. This one works whichever Lightning packages are installed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from {{ cookiecutter.package_name }}.errors import UserError
+
+CHECKPOINT_FILE = "checkpoint.ckpt"
+
+
+def _scalars(trainer: Trainer) -> dict[str, float]:
+    return {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 0)() == 1}
+
+
+class TuneReportCallback(Callback):
+    """Report the validation metrics to Ray at every validation end, with a checkpoint of the trial.
+
+    Args:
+        metric: the monitored metric; a run that never logs it fails naming the metrics it does log.
+        params: the trial's sampled values, shown with the metric in TensorBoard's HParams view.
+        report: ``ray.tune.report`` (default) in a trial, ``ray.train.report`` in a Ray Train worker.
+        checkpoint_class: ``ray.tune.Checkpoint`` (default), or ``ray.train.Checkpoint`` with
+            ``ray.train.report``; ``False`` reports metrics only.
+    """
+
+    def __init__(
+        self,
+        metric: str,
+        params: dict | None = None,
+        report: Callable | None = None,
+        checkpoint_class=None,
+    ):
+        self.metric = metric
+        self.params = dict(params or {})
+        self.report = report
+        self.checkpoint_class = checkpoint_class
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.ckpt_path:
+            apply_hparams_to_optimizers(trainer, pl_module)
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking:
+            return  # two batches of an untrained model say nothing about the trial
+        metrics = _scalars(trainer)
+        if self.metric not in metrics:
+            logged = ", ".join(sorted(metrics)) or "none"
+            raise UserError(
+                f"--metric {self.metric}: the model never logs it (logged: {logged}). "
+                "Pass --metric NAME, or log it with self.log in validation_step."
+            )
+        metrics.update(epoch=trainer.current_epoch + 1, step=trainer.global_step, run_dir=trainer.default_root_dir)
+        if trainer.is_global_zero:
+            _log_hparams(trainer, self.params, {self.metric: metrics[self.metric]})
+        from ray import tune
+
+        report = self.report or tune.report
+        checkpoint_class = tune.Checkpoint if self.checkpoint_class is None else self.checkpoint_class
+        if checkpoint_class is False:
+            report(metrics)
+            return
+        with tempfile.TemporaryDirectory(prefix="{{ cookiecutter.package_name }}-trial-") as folder:
+            trainer.save_checkpoint(Path(folder) / CHECKPOINT_FILE)
+            checkpoint = checkpoint_class.from_directory(folder) if trainer.is_global_zero else None
+            report(metrics, checkpoint=checkpoint)
+
+
+def apply_hparams_to_optimizers(trainer: Trainer, pl_module: LightningModule) -> None:
+    """After a restore, the trial's own ``lr``/``weight_decay`` win over the ones saved in the optimizer.
+
+    PBT restarts a trial from a better trial's checkpoint with perturbed values; the restored optimizer
+    and LR-scheduler state still carry the donor's values, so without this the perturbation of the
+    learning rate would have no effect. The schedule's progress is kept: only its base value changes.
+    """
+    hparams = pl_module.hparams
+    for config in trainer.lr_scheduler_configs:
+        if "lr" in hparams and hasattr(config.scheduler, "base_lrs"):
+            config.scheduler.base_lrs = [float(hparams.lr)] * len(config.scheduler.base_lrs)
+    for optimizer in trainer.optimizers:
+        for group in optimizer.param_groups:
+            if "lr" in hparams:
+                start = group.get("initial_lr", group["lr"])
+                group["lr"] = group["lr"] * float(hparams.lr) / start if start else float(hparams.lr)
+                group["initial_lr"] = float(hparams.lr)
+            if "weight_decay" in hparams and "weight_decay" in group:
+                group["weight_decay"] = float(hparams.weight_decay)
+
+
+def _log_hparams(trainer: Trainer, params: dict, metrics: dict[str, float]) -> None:
+    """Write the trial's values into TensorBoard's HParams view (the metric's curve is already logged)."""
+    from torch.utils.tensorboard.summary import hparams
+
+    values = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()}
+    if not values:
+        return
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            writer = logger.experiment._get_file_writer()
+            for summary in hparams(values, metrics):
+                writer.add_summary(summary, trainer.global_step)

@@ -1,0 +1,124 @@
+"""Everything tune.py decides before Ray starts, each mistake caught here as one line.
+
+Searcher and scheduler names, the space file, the train.py overrides and the space's keys (parsed by
+train.py's own parser), resources and budget: a search that would fail in every trial fails here first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.rundir import new_run_dir
+from {{ cookiecutter.package_name }}.tune import space as spaces
+from {{ cookiecutter.package_name }}.tune.options import TuneOptions
+from {{ cookiecutter.package_name }}.tune.schedulers import resolve_scheduler
+from {{ cookiecutter.package_name }}.tune.searchers import check_searcher
+from {{ cookiecutter.package_name }}.tune.train_config import check_train_args
+
+OPTIONS_FILE = "tune_options.json"
+
+
+@dataclass
+class Plan:
+    """A checked search: what Ray needs to run it and what the summary needs to report it."""
+
+    options: TuneOptions
+    scheduler: str
+    space: dict
+    space_path: Path
+    metric: str
+    mode: str
+    max_epochs: int
+    seed: int
+    num_samples: int
+    resources: dict
+    runs_dir: str = "runs"
+    name: str | None = None
+    search_dir: Path | None = None
+
+    @property
+    def enumerates_grid(self) -> bool:
+        return self.options.search in ("grid", "random")
+
+    def expected_trials(self) -> int:
+        """Trials a finished search has: samples times the grid's points (Ray's variant generator)."""
+        points = [len(v["grid"]) for v in self.space.values() if isinstance(v, dict) and "grid" in v]
+        return self.num_samples * (math.prod(points) if self.enumerates_grid else 1)
+
+
+def parse_resources(text: str) -> dict[str, float]:
+    """``cpu=1,gpu=0.5`` -> ``{"cpu": 1.0, "gpu": 0.5}``."""
+    resources = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, _, value = part.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not key or number < 0:
+            raise UserError(f"--trial_resources: expected KEY=NUMBER pairs such as cpu=1,gpu=0.5, got '{text}'.")
+        resources[key.strip().lower()] = number
+    resources.setdefault("cpu", 1.0)
+    return resources
+
+
+def make_plan(options: TuneOptions) -> Plan:
+    """Check the whole command line; nothing is written and Ray is not started."""
+    check_searcher(options.search)
+    scheduler = resolve_scheduler(options.scheduler, options.search)
+    space_path = Path(options.space) if options.space else spaces.default_space_path(options.search, scheduler)
+    space = spaces.load_space(space_path)
+    cli = check_train_args(options.train_args, spaces.example_values(space), space_path)
+    config = cli.config
+    max_epochs = config.trainer.max_epochs
+    if max_epochs is None or max_epochs < 1:
+        raise UserError("--trainer.max_epochs: a search needs a fixed number of epochs per trial, e.g. 10.")
+    num_samples = options.num_samples or (1 if options.search == "grid" else 8)
+    if options.search == "grid":
+        space = spaces.for_grid(space, str(space_path), num_samples, config.seed_everything)
+        num_samples = 1
+    return Plan(
+        options=options,
+        scheduler=scheduler,
+        space=space,
+        space_path=space_path,
+        metric=options.metric or config.checkpoint.monitor,
+        mode=options.mode or config.checkpoint.mode,
+        max_epochs=int(max_epochs),
+        seed=int(config.seed_everything),
+        num_samples=num_samples,
+        resources=parse_resources(options.trial_resources),
+        runs_dir=config.runs_dir,
+        name=config.name,
+    )
+
+
+def new_search_dir(plan: Plan) -> Path:
+    """``<runs_dir>/tune/<name>/version_<n>`` (or under ``--storage``), named by ``--name`` or the method."""
+    root = Path(plan.options.storage) if plan.options.storage else Path(plan.runs_dir) / "tune"
+    name = plan.name or f"{plan.options.search}_{plan.scheduler}"
+    search_dir = new_run_dir(root.resolve(), name)
+    plan.options.save(search_dir / OPTIONS_FILE)
+    return search_dir
+
+
+def resume_options(options: TuneOptions, given: list[str]) -> TuneOptions:
+    """The saved options of the search in ``--resume DIR``; only the cluster and concurrency may change."""
+    folder = Path(options.resume)
+    if not (folder / OPTIONS_FILE).is_file():
+        raise UserError(
+            f"--resume: '{folder}' is not a search folder (no {OPTIONS_FILE}); pass runs/tune/NAME/version_N."
+        )
+    saved = TuneOptions.load(folder / OPTIONS_FILE)
+    allowed = {f"--{name}" for name in ("resume", "address", "max_concurrent", "max_failures")}
+    extra = [a.split("=", 1)[0] for a in given if a.startswith("--") and a.split("=", 1)[0] not in allowed]
+    if extra:
+        raise UserError(f"--resume continues a search with its saved settings; drop {', '.join(extra)}.")
+    saved.resume = str(folder.resolve())
+    for name in ("address", "max_concurrent", "max_failures"):
+        if f"--{name}" in given or any(a.startswith(f"--{name}=") for a in given):
+            setattr(saved, name, getattr(options, name))
+    return saved

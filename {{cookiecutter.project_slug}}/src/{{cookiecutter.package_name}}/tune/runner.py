@@ -1,0 +1,157 @@
+"""``python tune.py`` as a function: plan the search, run it on Ray Tune, report the best trial.
+
+:func:`run` returns the summary dict (also written to ``search.json``) so tests call it directly;
+:func:`main` adds the one-line errors and exit code 2 of every {{ cookiecutter.package_name }} command.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+from {{ cookiecutter.package_name }}.args import wants_debug
+from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error
+from {{ cookiecutter.package_name }}.tune import results as summary
+from {{ cookiecutter.package_name }}.tune.best_config import best_checkpoint, write_best_config
+from {{ cookiecutter.package_name }}.tune.options import parse
+from {{ cookiecutter.package_name }}.tune.plan import Plan, make_plan, new_search_dir, resume_options
+from {{ cookiecutter.package_name }}.tune.session import ray_callbacks, ray_session
+from {{ cookiecutter.package_name }}.tune.trial import TrialSetup, {{ cookiecutter.package_name }}_trial
+
+INTERRUPTED = 130
+
+
+def _trial_dirname(trial) -> str:
+    return trial.trial_id
+
+
+def _trainable(plan: Plan):
+    from ray import tune
+
+    workers = plan.options.trial_workers
+    # A trial without a GPU in its resources must not pick up one Ray did not give it.
+    extra = [] if plan.resources.get("gpu", 0) > 0 else ["--trainer.accelerator", "cpu"]
+    setup = TrialSetup(
+        train_args=[*plan.options.train_args, *extra],
+        search_dir=str(plan.search_dir),
+        metric=plan.metric,
+        cwd=os.getcwd(),
+        resources=plan.resources,
+        workers=workers,
+    )
+    # With Ray Train workers the trial function only waits for them; the workers hold the resources.
+    resources = {"cpu": 0.01} if workers > 1 else plan.resources
+    return tune.with_resources(tune.with_parameters({{ cookiecutter.package_name }}_trial, setup=setup), resources)
+
+
+def _tuner(plan: Plan):
+    from ray import tune
+
+    from {{ cookiecutter.package_name }}.tune.progress import RichProgress
+    from {{ cookiecutter.package_name }}.tune.schedulers import Budget, make_scheduler
+    from {{ cookiecutter.package_name }}.tune.searchers import OWN_CONCURRENCY, make_searcher
+    from {{ cookiecutter.package_name }}.tune.space import to_ray
+
+    options = plan.options
+    budget = Budget(plan.metric, plan.mode, plan.max_epochs, plan.space, plan.seed)
+    if options.resume:
+        return tune.Tuner.restore(options.resume, _trainable(plan), resume_unfinished=True, resume_errored=True)
+    return tune.Tuner(
+        _trainable(plan),
+        param_space=to_ray(plan.space, enumerate_grid=plan.enumerates_grid),
+        tune_config=tune.TuneConfig(
+            metric=plan.metric,
+            mode=plan.mode,
+            search_alg=make_searcher(options.search, plan.metric, plan.mode, plan.seed, options.max_concurrent),
+            scheduler=make_scheduler(plan.scheduler, options.search, budget),
+            num_samples=plan.num_samples,
+            max_concurrent_trials=None if options.search in OWN_CONCURRENCY else options.max_concurrent,
+            trial_dirname_creator=_trial_dirname,
+            reuse_actors=True,  # a new trial process would pay torch's and Lightning's imports again
+        ),
+        run_config=tune.RunConfig(
+            name=plan.search_dir.name,
+            storage_path=str(plan.search_dir.parent),
+            failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            callbacks=[*ray_callbacks(), RichProgress(plan.metric, plan.mode, plan.max_epochs)],
+            verbose=0,
+        ),
+    )
+
+
+def _rows(plan: Plan, result_grid) -> list[summary.TrialRow]:
+    """Rows from the search's live trials (their final states; the state file on disk may lag behind)."""
+    analysis = getattr(result_grid, "_experiment_analysis", None)
+    if analysis is None:
+        from ray.tune import ExperimentAnalysis
+
+        analysis = ExperimentAnalysis(str(plan.search_dir))
+    return [summary.trial_row(trial, plan.metric, plan.mode) for trial in analysis.trials]
+
+
+def _best(rows: list[summary.TrialRow], plan: Plan) -> summary.TrialRow:
+    best = summary.ranked(rows, plan.mode)[0] if rows else None
+    if best is None or best.best is None:
+        errors = [r.error for r in rows if r.error]
+        reason = errors[0] if errors else f"no trial reported {plan.metric}"
+        raise UserError(f"every trial failed: {reason} (search folder {plan.search_dir}).")
+    return best
+
+
+def _resume_hint(plan: Plan) -> str:
+    return f"python tune.py --resume {plan.search_dir}"
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Run ``python tune.py ARGV`` and return the summary (the content of ``search.json``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    options = parse(argv)
+    if options.resume:
+        options = resume_options(options, argv)
+    plan = make_plan(options)
+    plan.search_dir = Path(options.resume) if options.resume else new_search_dir(plan)
+    with ray_session(options.address):
+        rows = _rows(plan, _tuner(plan).fit())
+    title = f"{options.search} + {plan.scheduler} · {plan.search_dir}"
+    summary.print_table(rows, plan.metric, plan.mode, plan.max_epochs, title)
+    # HyperBand can leave trials PAUSED at the end of a search (their bracket never filled): not unfinished.
+    unfinished = [r for r in rows if r.status in ("RUNNING", "PENDING")]
+    interrupted = bool(unfinished) or len(rows) < plan.expected_trials()
+    if interrupted and all(r.best is None for r in rows):
+        raise UserError(f"search interrupted before any trial reported; continue: {_resume_hint(plan)}")
+    best = _best(rows, plan)
+    result = {
+        "search_dir": str(plan.search_dir),
+        "search": options.search,
+        "scheduler": plan.scheduler,
+        "metric": plan.metric,
+        "mode": plan.mode,
+        "best_value": best.best,
+        "best_trial": best.trial_id,
+        "best_values": best.values,
+        "best_checkpoint": best_checkpoint(best.run_dir),
+        "best_config": str(write_best_config(plan, best)),
+        "trials": len(rows),
+        "states": dict(Counter(r.state(plan.max_epochs) for r in rows)),
+        "epochs_total": sum(r.epochs for r in rows),
+        "exploits": summary.count_exploits(plan.search_dir),
+        "interrupted": interrupted,
+    }
+    summary.write_search_results(plan.search_dir, {k: v for k, v in result.items() if k != "trials"}, rows)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``tune.py``; the last stdout line is ``best config: <path>``."""
+    argv = sys.argv[1:] if argv is None else argv
+    with exit_on_user_error(wants_debug(argv)):
+        result = run(argv)
+    print(f"tensorboard --logdir {result['search_dir']}")
+    if result["interrupted"]:
+        print(f"search interrupted; continue it with: python tune.py --resume {result['search_dir']}", file=sys.stderr)
+    print(f"best config: {result['best_config']}", flush=True)
+    if result["interrupted"]:
+        raise SystemExit(INTERRUPTED)

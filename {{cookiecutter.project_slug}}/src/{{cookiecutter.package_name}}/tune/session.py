@@ -1,0 +1,49 @@
+"""Starting (or joining) Ray quietly: no dashboard, no worker logs on the console, no ``~/ray_results``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+
+def ray_callbacks() -> list:
+    """Ray's per-trial ``result.json`` and ``progress.csv``, without its TensorBoard logger; Ray kept quiet.
+
+    Ray's TensorBoard logger would duplicate {{ cookiecutter.package_name }}'s own event files in every trial folder.
+    """
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    # Ray's console output, even at verbose=0, announces the experiment; {{ cookiecutter.package_name }} prints its own progress.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # Short trials checkpoint every few seconds, which Ray would warn about on every state snapshot.
+    os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] = "0"
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+
+    return [JsonLoggerCallback(), CSVLoggerCallback()]
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Use the running Ray session (tests share one), join ``address``/``RAY_ADDRESS``, or start a local one.
+
+    A session started here is shut down on exit, so the command's last line is {{ cookiecutter.package_name }}'s, not Ray's.
+    """
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    ray.init(
+        address=address,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        configure_logging=True,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()

@@ -1,0 +1,170 @@
+"""Search spaces: YAML over train.py's dotted keys, checked before any trial starts, then turned into Ray's.
+
+A space file reads like a config with distributions in place of values::
+
+    model.lr: {loguniform: [1.0e-4, 1.0e-1]}
+    data.batch_size: {choice: [32, 64, 128]}
+    model.backbone: {grid: [small_cnn, resnet18]}
+    trainer.gradient_clip_val: 1.0        # a fixed value
+
+Keeping the format small and {{ cookiecutter.package_name }}'s own (rather than Ray's Python API) lets every searcher read the
+same file and lets tune.py reject a typo in one line before Ray starts.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from pathlib import Path
+
+import yaml
+
+from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
+from {{ cookiecutter.package_name }}.paths import config_dir
+
+#: distribution -> number of arguments (None: a non-empty list of values)
+DISTRIBUTIONS: dict[str, int | None] = {
+    "uniform": 2,
+    "quniform": 3,
+    "loguniform": 2,
+    "qloguniform": 3,
+    "randint": 2,
+    "qrandint": 3,
+    "choice": None,
+    "grid": None,
+}
+CATEGORICAL = ("choice", "grid")
+
+
+def default_space_path(search: str, scheduler: str) -> Path:
+    """The ready space for a searcher (``configs/tune/<search>.yaml``); PBT has its own (mutable values only)."""
+    return config_dir() / "tune" / f"{'pbt' if scheduler == 'pbt' else search}.yaml"
+
+
+def _check_numbers(where: str, name: str, args: list) -> None:
+    if not all(isinstance(a, Real) and not isinstance(a, bool) for a in args):
+        raise UserError(f"{where}: {name} takes numbers, got {args}.")
+    low, high = args[0], args[1]
+    if low >= high:
+        raise UserError(f"{where}: {name} needs low < high, got [{low}, {high}].")
+    if "log" in name and low <= 0:
+        raise UserError(f"{where}: {name} needs a positive lower bound, got {low}.")
+    if name.endswith("randint") and not all(float(a).is_integer() for a in args):
+        raise UserError(f"{where}: {name} takes integers, got {args}.")
+    if name.startswith("q") and args[2] <= 0:
+        raise UserError(f"{where}: {name}'s step must be positive, got {args[2]}.")
+
+
+def _check_entry(where: str, spec) -> None:
+    if not isinstance(spec, dict) or "class_path" in spec:
+        return  # a fixed value
+    if len(spec) != 1:
+        raise UserError(f"{where}: expected one distribution such as {{ '{' }}{loguniform: [1.0e-4, 1.0e-1]}}, got {spec}.")
+    ((name, args),) = spec.items()
+    if name not in DISTRIBUTIONS:
+        known = ", ".join(DISTRIBUTIONS)
+        raise UserError(
+            f"{where}: unknown distribution '{name}'.{did_you_mean(str(name), DISTRIBUTIONS)} Known: {known}."
+        )
+    arity = DISTRIBUTIONS[name]
+    if not isinstance(args, list) or not args or (arity is not None and len(args) != arity):
+        wanted = "a non-empty list of values" if arity is None else f"a list of {arity} numbers"
+        raise UserError(f"{where}: {name} takes {wanted}, got {args!r}.")
+    if arity is not None:
+        _check_numbers(where, name, args)
+
+
+def load_space(path: str | Path) -> dict:
+    """Read and check a space file; every mistake is one line naming the file, the key and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--space: file '{path}' does not exist. Ready spaces are in {config_dir() / 'tune'}.")
+    try:
+        space = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"--space {path}: not valid YAML{line} ({getattr(err, 'problem', err)}).") from err
+    if not isinstance(space, dict) or not space:
+        raise UserError(
+            f"--space {path}: expected a mapping of train.py keys to distributions, "
+            "e.g. 'model.lr: {loguniform: [1.0e-4, 1.0e-1]}'."
+        )
+    for key, spec in space.items():
+        if not isinstance(key, str) or key.startswith("-"):
+            raise UserError(f"--space {path}: key {key!r} must be a dotted train.py key such as model.lr.")
+        _check_entry(f"--space {path}: {key}", spec)
+    return space
+
+
+def _distribution(spec) -> tuple[str, list] | None:
+    if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in DISTRIBUTIONS:
+        return next(iter(spec.items()))
+    return None
+
+
+def example_values(space: dict) -> list[dict]:
+    """Value sets that together contain every categorical value and both bounds of every range.
+
+    Parsing each set with train.py's parser catches a wrong key or a value of the wrong type anywhere
+    in the space before a single trial runs.
+    """
+    options = {}
+    for key, spec in space.items():
+        dist = _distribution(spec)
+        options[key] = [spec] if dist is None else dist[1] if dist[0] in CATEGORICAL else dist[1][:2]
+    count = max((len(values) for values in options.values()), default=1)
+    return [{key: values[i % len(values)] for key, values in options.items()} for i in range(count)]
+
+
+def for_grid(space: dict, path: str, num_samples: int, seed: int) -> dict:
+    """Grid search enumerates every categorical value; ``num_samples`` > 1 repeats the grid with new seeds.
+
+    Repeating a grid point with the same seed would only run the same trial twice; different seeds
+    measure how much of a difference between points is noise.
+    """
+    grid = {}
+    for key, spec in space.items():
+        dist = _distribution(spec)
+        if dist is not None and dist[0] not in CATEGORICAL:
+            raise UserError(
+                f"--space {path}: {key} is {dist[0]}, which a grid cannot enumerate; list values with "
+                "{grid: [...]} or use --search random."
+            )
+        grid[key] = {"grid": dist[1]} if dist else spec
+    if num_samples > 1 and "seed_everything" not in grid:
+        grid["seed_everything"] = {"grid": [seed + i for i in range(num_samples)]}
+    return grid
+
+
+def to_ray(space: dict, enumerate_grid: bool) -> dict:
+    """Ray Tune domains; ``grid`` becomes ``tune.grid_search`` for the variant generator, else a choice."""
+    from ray import tune
+
+    converted = {}
+    for key, spec in space.items():
+        dist = _distribution(spec)
+        if dist is None:
+            converted[key] = spec
+        elif dist[0] == "grid" and enumerate_grid:
+            converted[key] = tune.grid_search(dist[1])
+        elif dist[0] in CATEGORICAL:
+            converted[key] = tune.choice(dist[1])
+        elif dist[0].endswith("randint"):
+            converted[key] = getattr(tune, dist[0])(*(int(a) for a in dist[1]))
+        else:
+            converted[key] = getattr(tune, dist[0])(*dist[1])
+    return converted
+
+
+def as_overrides(values: dict) -> list[str]:
+    """Sampled values as train.py flags (``--model.lr 0.003``), the way a user would type them."""
+    args = []
+    for key, value in values.items():
+        if isinstance(value, bool) or value is None:
+            text = "null" if value is None else str(value).lower()
+        elif isinstance(value, (dict, list)):
+            text = yaml.safe_dump(value, default_flow_style=True).strip()
+        else:
+            text = str(value)
+        args += [f"--{key}", text]
+    return args

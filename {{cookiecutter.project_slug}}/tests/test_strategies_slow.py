@@ -1,0 +1,118 @@
+"""End-to-end strategy runs through ``python train.py`` (slow: full trainings, repeated and multi-node runs)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import QUIET, ROOT, train_subprocess, write_image_folder
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "--trainer.accelerator", "cpu",
+    "--trainer.max_epochs", "1",
+    "--trainer.limit_train_batches", "2",
+    "--trainer.limit_val_batches", "1",
+    "--trainer.limit_test_batches", "1",
+    "--trainer.num_sanity_val_steps", "0",
+]  # fmt: skip
+RESULT_KEYS = {"stage", "metrics", "best_checkpoint", "last_checkpoint", "run_dir", "global_step", "epochs"}
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc_per_node", "1"]
+
+
+def run_stage(tmp_path: Path, stage: str, *args: str) -> subprocess.CompletedProcess:
+    """``python train.py STAGE ARGS`` in a subprocess (the subcommand must come first)."""
+    command = [sys.executable, str(ROOT / "train.py"), stage, "--runs_dir", str(tmp_path / "runs"), *QUIET, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+
+
+def reported_results(done: subprocess.CompletedProcess, cwd: Path) -> dict:
+    """The run's results.json, after checking rank 0 alone reported it, on the last line of stdout."""
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("results: ")]
+    assert len(lines) == 1, done.stdout[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == lines[0]
+    results = json.loads((cwd / lines[0].removeprefix("results: ")).read_text())
+    assert results.keys() >= RESULT_KEYS
+    return results
+
+
+@pytest.mark.parametrize(
+    "preset,devices,steps_per_epoch",
+    [("ddp", 2, 10), ("ddp_spawn", 2, 10), ("fsdp", 2, 10), ("model_split", 1, 20)],
+)
+def test_preset_reaches_accuracy_with_its_default_epochs(tmp_path, preset, devices, steps_per_epoch):
+    done = train_subprocess(tmp_path, "--strategy", preset, "--trainer.accelerator", "cpu", "--trainer.devices",
+                            str(devices), timeout=1800)  # fmt: skip
+    results = reported_results(done, tmp_path)
+    assert results["metrics"]["test/acc"] >= 0.95
+    # Each of 2 ranks reads half of the 1257 training images per epoch: half the steps at twice the batch.
+    assert results["global_step"] == results["epochs"] * steps_per_epoch
+    assert (Path(results["run_dir"]) / "config.yaml").is_file()
+
+
+def test_ddp_exits_cleanly_ten_times_in_a_row(tmp_path):
+    for attempt in range(10):
+        done = train_subprocess(tmp_path, "--strategy", "ddp", "--trainer.devices", "2", *TINY)
+        assert done.returncode == 0, f"run {attempt}: exit {done.returncode}\n{done.stderr[-2000:]}"
+        assert "terminate called" not in done.stderr
+
+
+def test_fsdp_sharded_checkpoints_load_for_test_predict_and_resume(tmp_path):
+    fsdp = ["--strategy", "fsdp", "--trainer.devices", "2", *TINY]
+    first = reported_results(run_stage(tmp_path, "fit", *fsdp, "--name", "sharded"), tmp_path)
+    best = Path(first["best_checkpoint"])
+    assert best.is_dir() and len(list(best.glob("*.distcp"))) == 2
+    tested = reported_results(run_stage(tmp_path, "test", "--ckpt_path", str(best)), tmp_path)
+    assert 0.0 <= tested["metrics"]["test/acc"] <= 1.0
+    images = write_image_folder(tmp_path / "predict", classes=2, per_class=3, size=8)
+    # One process reading the two-shard checkpoint: the shards are re-assembled for the new world size.
+    predicted = reported_results(
+        run_stage(
+            tmp_path, "predict", "--ckpt_path", str(best), "--trainer.devices", "1", "--data.predict_dir", str(images)
+        ),
+        tmp_path,
+    )
+    assert len(Path(predicted["predictions"]).read_text().splitlines()) == 1 + 6
+    resumed = reported_results(
+        train_subprocess(tmp_path, *fsdp, "--name", "sharded", "--ckpt_path", "last", "--trainer.max_epochs", "2"),
+        tmp_path,
+    )
+    assert resumed["run_dir"] == first["run_dir"] and resumed["global_step"] == 4
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_nodes_join_and_train_with_torchrun(tmp_path):
+    """Two torchrun "nodes" of one process each on localhost form one world of 2 and split the data."""
+    port = str(_free_port())
+    train = [str(ROOT / "train.py"), "--runs_dir", str(tmp_path / "runs"), *QUIET, "--strategy", "ddp"]
+    train += ["--trainer.num_nodes", "2", "--trainer.devices", "1", *TINY, "--trainer.limit_train_batches", "1.0"]
+    address = ["--master_addr", "127.0.0.1", "--master_port", port]
+    nodes = [
+        subprocess.Popen(
+            [*TORCHRUN, "--node_rank", str(rank), *address, *train],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
+    outputs = [node.communicate(timeout=900) for node in nodes]
+    for node, (_, err) in zip(nodes, outputs, strict=True):
+        assert node.returncode == 0, err[-3000:]
+    head = subprocess.CompletedProcess([], 0, outputs[0][0], outputs[0][1])
+    results = reported_results(head, tmp_path)
+    assert results["global_step"] == 10  # 1257 images, batch 64, 2 ranks: 10 steps each, so both trained
+    assert "results: " not in outputs[1][0]  # only global rank 0 reports
