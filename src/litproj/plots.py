@@ -38,7 +38,8 @@ def log_confusion_matrix(trainer, matrix: torch.Tensor, class_names: Sequence[st
     import matplotlib.pyplot as plt
 
     fig = confusion_figure(matrix, class_names)
-    run_dir = trainer.log_dir or trainer.default_root_dir
+    # Not trainer.log_dir: it broadcasts from rank 0, a collective that hangs when only rank 0 calls it (DDP).
+    run_dir = trainer.default_root_dir
     if run_dir:
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         fig.savefig(Path(run_dir) / "confusion_matrix.png", dpi=100)
