@@ -222,6 +222,7 @@ def test_model_split_strategy_leaves_placed_stages_where_they_are():
     assert {p.device.type for p in second.parameters()} == {"cpu"}
 
 
+@pytest.mark.slow  # over a minute on 2 cores: runs in CI's slow pass
 def test_model_split_preset_trains(tmp_path):
     results = train(tmp_path, "--strategy", "model_split", "--trainer.max_epochs", "2", "--model.split_devices",
                     "[cpu, cpu]")  # fmt: skip

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler
 
 from {{ cookiecutter.package_name }}.data import DigitsDataModule
 from {{ cookiecutter.package_name }}.module import ImageClassifier
@@ -44,7 +44,7 @@ class OrderedDigits(DigitsDataModule):
         if not dist.is_initialized():
             return self._loader(self.train_set, shuffle=False)
         sampler = DistributedSampler(self.train_set, dist.get_world_size(), dist.get_rank(), shuffle=False)
-        return DataLoader(self.train_set, batch_size=self.batch_size, sampler=sampler)
+        return self._loader(self.train_set, shuffle=False, sampler=sampler)
 
 
 class ProofClassifier(ImageClassifier):

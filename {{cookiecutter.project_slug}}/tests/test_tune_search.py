@@ -68,6 +68,7 @@ def test_random_asha_stops_trials_early_and_best_yaml_reproduces_the_best_trial(
     assert rerun["experiment"] == "best"
 
 
+@pytest.mark.slow  # over a minute on 2 cores: runs in CI's slow pass
 def test_grid_fifo_runs_every_point_to_the_end(tmp_path):
     grid = space(tmp_path, "model.lr: {grid: [3.0e-3, 1.0e-2]}\ndata.batch_size: {choice: [32, 64]}\n")
     result = search(tmp_path, "--search", "grid", "--scheduler", "fifo", "--space", grid)
@@ -120,6 +121,7 @@ def test_bohb_with_its_hyperband(tmp_path):
     assert result["best_value"] > 0.5
 
 
+@pytest.mark.slow  # over a minute on 2 cores: runs in CI's slow pass
 def test_pbt_exploits_better_trials(tmp_path):
     result = search(
         tmp_path, "--search", "random", "--scheduler", "pbt", "--num_samples", "4", "--trainer.max_epochs", "4"
@@ -130,6 +132,7 @@ def test_pbt_exploits_better_trials(tmp_path):
     assert exploited
 
 
+@pytest.mark.slow  # over a minute on 2 cores: runs in CI's slow pass
 def test_crashing_trial_is_retried_reported_and_does_not_stop_the_search(tmp_path):
     nets = space(tmp_path, "model.backbone: {grid: [small_cnn, no_such_net]}\n")
     result = search(tmp_path, "--search", "grid", "--scheduler", "fifo", "--space", nets, "--max_failures", "1")

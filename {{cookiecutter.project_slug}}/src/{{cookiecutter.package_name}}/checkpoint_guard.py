@@ -50,9 +50,12 @@ def _not_a_checkpoint(path: Path, err: BaseException) -> UserError:
     return UserError(f"--ckpt_path: '{path}' is not a PyTorch checkpoint ({reason[:160]}).")
 
 
-def _builds_weights_late(model: LightningModule) -> bool:
-    """Modules that create or shard their layers in ``configure_model`` cannot be compared before fit."""
-    return type(model).configure_model is not LightningModule.configure_model
+def _builds_weights_late(model: LightningModule, strategy: object | None) -> bool:
+    """Weights that do not exist yet (built in ``configure_model``) or that a strategy shards or splits into
+    stages there cannot be compared before fit; Lightning's strict load checks them later."""
+    from {{ cookiecutter.package_name }}.strategies import FullyShardedStrategy, ModelSplitStrategy
+
+    return not any(True for _ in model.parameters()) or isinstance(strategy, (FullyShardedStrategy, ModelSplitStrategy))
 
 
 def mismatch(model: LightningModule, state_dict: dict) -> str | None:
@@ -73,12 +76,14 @@ def mismatch(model: LightningModule, state_dict: dict) -> str | None:
     return "; ".join(parts) or None
 
 
-def verify_checkpoint(path: str | None, model: LightningModule, trust: bool = False) -> None:
+def verify_checkpoint(
+    path: str | None, model: LightningModule, trust: bool = False, strategy: object | None = None
+) -> None:
     """Raise :class:`UserError` unless ``path`` is a loadable checkpoint whose weights fit ``model``."""
     if path is None or Path(path).is_dir():
         return
     checkpoint = load_checkpoint(Path(path), trust)
-    if not model.strict_loading or _builds_weights_late(model):
+    if not model.strict_loading or _builds_weights_late(model, strategy):
         return
     problem = mismatch(model, checkpoint["state_dict"])
     if problem:

@@ -133,8 +133,12 @@ class LitCLI(LightningCLI):
             cause = _user_error_in_chain(err)
             if cause is None:
                 raise
-            raise cause from err
-        verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint)
+        else:
+            cause = None
+        if cause is not None:
+            # Raised outside the except block: chaining it to its own wrapper would make a cycle.
+            raise cause
+        verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint, self.trainer.strategy)
 
     def _resolve_checkpoint(self, value: str | None) -> str | None:
         if value in ("last", "best"):

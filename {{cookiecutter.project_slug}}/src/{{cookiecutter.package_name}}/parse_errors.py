@@ -77,8 +77,8 @@ def explain(message: str, known_options: Iterable[str]) -> str:
         return f"unknown option --{key}.{option}{where}.{did_you_mean(option, candidates)}"
     reason = _reason(message)
     reason = re.sub(
-        r"Not of type (\w+): (\S+) does not conform to restriction (.+)",
-        lambda m: f"must satisfy {m.group(3)} ({m.group(1)}), got {m.group(2)}",
+        r"Not of type (\w+): (?:(\S+) )?does not conform to restriction (.+)",
+        lambda m: f"must satisfy {m.group(3)} ({m.group(1)})" + (f", got {m.group(2)}" if m.group(2) else ""),
         reason,
     )
     given = re.search(r"Given value: (.+)", message)

@@ -41,6 +41,13 @@ class RankWatchdog(Callback):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    def __getstate__(self) -> dict:
+        # ddp_spawn pickles the Trainer's callbacks into each worker: threads and events stay behind.
+        return {"poll_seconds": self.poll_seconds}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["poll_seconds"])
+
     def setup(self, trainer, pl_module, stage: str) -> None:
         if self._thread is not None or trainer.world_size < 2:
             return

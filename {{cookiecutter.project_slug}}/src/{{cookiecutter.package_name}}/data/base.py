@@ -94,7 +94,7 @@ class ClassificationDataModule(LightningDataModule):
         """Facts about the data worth keeping in ``results.json`` (e.g. how many bad files were skipped)."""
         return {}
 
-    def _loader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset | None, shuffle: bool, sampler=None) -> DataLoader:
         if dataset is None:
             raise RuntimeError(f"{type(self).__name__}.setup() did not create this split")
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
@@ -107,6 +107,7 @@ class ClassificationDataModule(LightningDataModule):
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            sampler=sampler,
             num_workers=workers,
             pin_memory=self.pin_memory and resident is None,
             persistent_workers=workers > 0,
