@@ -5,7 +5,7 @@ results, an incompatible checkpoint inside a run folder of its own, and broken i
 each case the workspace is fingerprinted (size, mtime, SHA-256 of every file): nothing may change, new
 files may only appear inside a new run folder, and only a case that trains (``trains=True``) may leave
 checkpoints there. To add a case, add a
-row to ``CASES`` (``tune.py`` cases set ``entry`` to the tune entry point).
+row to ``CASES`` (cases for another entry point set ``entry``).
 """
 
 from __future__ import annotations
