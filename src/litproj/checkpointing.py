@@ -36,7 +36,11 @@ def rng_states() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": position, "gauss": (has_gauss, cached_gauss)},
+        "numpy": {
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": position,
+            "gauss": (has_gauss, cached_gauss),
+        },
         "python": random.getstate(),
     }
 
@@ -76,7 +80,7 @@ class LitCheckpoint(ModelCheckpoint):
         step = trainer.global_step
         if self.every_n_steps and step % self.every_n_steps == 0 and not self._should_skip_saving_checkpoint(trainer):
             # A step save must not stop the epoch-end save (best by metric) at the same step.
-            saved_step = self._last_global_step_saved
+            saved_step: int = self._last_global_step_saved  # type: ignore[has-type]
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
             self._last_global_step_saved = saved_step
 

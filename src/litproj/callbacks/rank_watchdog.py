@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from pytorch_lightning import Callback
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
@@ -46,14 +47,17 @@ class RankWatchdog(Callback):
         return {"poll_seconds": self.poll_seconds}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["poll_seconds"])
+        self.poll_seconds = state["poll_seconds"]
+        self._stop = threading.Event()
+        self._thread = None
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if self._thread is not None or trainer.world_size < 2:
             return
         launcher = trainer.strategy.launcher
         if trainer.is_global_zero and isinstance(launcher, _SubprocessScriptLauncher) and launcher.procs:
-            target, args = self._watch_children, (launcher.procs, trainer.global_rank)
+            target: Callable[..., None] = self._watch_children
+            args: tuple = (launcher.procs, trainer.global_rank)
         elif trainer.local_rank > 0 and isinstance(launcher, _SubprocessScriptLauncher):
             target, args = self._watch_parent, (os.getppid(), trainer.global_rank)
         else:

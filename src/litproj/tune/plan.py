@@ -107,7 +107,7 @@ def new_search_dir(plan: Plan) -> Path:
 
 def resume_options(options: TuneOptions, given: list[str]) -> TuneOptions:
     """The saved options of the search in ``--resume DIR``; only the cluster and concurrency may change."""
-    folder = Path(options.resume)
+    folder = Path(str(options.resume))
     if not (folder / OPTIONS_FILE).is_file():
         raise UserError(
             f"--resume: '{folder}' is not a search folder (no {OPTIONS_FILE}); pass runs/tune/NAME/version_N."

@@ -30,5 +30,5 @@ def lightning_info_to_stdout() -> None:
         if not any(getattr(h, "{{ cookiecutter.package_name }}_stdout", False) for h in logger.handlers) and logger.handlers:
             to_stdout = logging.StreamHandler(sys.stdout)
             to_stdout.addFilter(_Below(logging.WARNING))
-            to_stdout.{{ cookiecutter.package_name }}_stdout = True
+            to_stdout.{{ cookiecutter.package_name }}_stdout = True  # type: ignore[attr-defined]
             logger.addHandler(to_stdout)

@@ -95,7 +95,7 @@ def explain(error: BaseException) -> Explanation | None:
         for pattern, explanation in _KNOWN:
             if pattern.search(text):
                 return explanation
-        error = error.__cause__ or error.__context__
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
     return None
 
 

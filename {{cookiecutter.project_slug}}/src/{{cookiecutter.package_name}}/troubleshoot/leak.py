@@ -46,7 +46,8 @@ def _tensors(value, depth: int = 0) -> Iterator[torch.Tensor]:
 
 def graph_size(roots: Iterable) -> int:
     """Autograd nodes reachable from ``roots`` (capped), the measure of how much a held graph keeps alive."""
-    seen, stack = set(), [r for r in roots if r is not None]
+    seen: set[int] = set()
+    stack = [r for r in roots if r is not None]
     while stack and len(seen) < _MAX_NODES:
         node = stack.pop()
         if node in seen:

@@ -62,7 +62,7 @@ def fit(cli) -> None:
         recovery = OOMRecovery(trainer, model, data)
         recovery.run(run_fit, cli.ckpt_path)
         if recovery.retries:
-            notes.add("oom_recovery", **recovery.report(batch, accumulation))
+            notes.add("oom_recovery", **recovery.report(batch or 0, accumulation))
             saved["data.init_args.batch_size"] = data.batch_size
             saved["trainer.accumulate_grad_batches"] = trainer.accumulate_grad_batches
     update_saved_config(cli.run_dir, saved)

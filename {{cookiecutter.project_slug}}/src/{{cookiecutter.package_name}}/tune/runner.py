@@ -47,6 +47,7 @@ def _trainable(plan: Plan):
 
 
 def _tuner(plan: Plan):
+    assert plan.search_dir is not None, "the search folder is chosen before Ray starts"
     from ray import tune
 
     from {{ cookiecutter.package_name }}.tune.progress import RichProgress
