@@ -138,7 +138,8 @@ class LitCLI(LightningCLI):
         if cause is not None:
             # Raised outside the except block: chaining it to its own wrapper would make a cycle.
             raise cause
-        verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint, self.trainer.strategy)
+        strategy = self.trainer.strategy if self.trainer is not None else None  # no Trainer under --plan
+        verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint, strategy)
 
     def _resolve_checkpoint(self, value: str | None) -> str | None:
         if value in ("last", "best"):
