@@ -15,7 +15,7 @@ from litproj.rundir import new_run_dir
 from litproj.tune import space as spaces
 from litproj.tune.options import TuneOptions
 from litproj.tune.schedulers import resolve_scheduler
-from litproj.tune.searchers import check_searcher
+from litproj.tune.searchers import check_searcher, check_searcher_packages
 from litproj.tune.train_config import check_train_args
 
 OPTIONS_FILE = "tune_options.json"
@@ -68,7 +68,8 @@ def parse_resources(text: str) -> dict[str, float]:
 def make_plan(options: TuneOptions) -> Plan:
     """Check the whole command line; nothing is written and Ray is not started."""
     check_searcher(options.search)
-    scheduler = resolve_scheduler(options.scheduler, options.search)
+    scheduler = resolve_scheduler(options.scheduler, options.search)  # impossible pairs first, then packages
+    check_searcher_packages(options.search)
     space_path = Path(options.space) if options.space else spaces.default_space_path(options.search, scheduler)
     space = spaces.load_space(space_path)
     cli = check_train_args(options.train_args, spaces.example_values(space), space_path)

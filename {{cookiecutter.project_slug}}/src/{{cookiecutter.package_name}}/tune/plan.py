@@ -15,7 +15,7 @@ from {{ cookiecutter.package_name }}.rundir import new_run_dir
 from {{ cookiecutter.package_name }}.tune import space as spaces
 from {{ cookiecutter.package_name }}.tune.options import TuneOptions
 from {{ cookiecutter.package_name }}.tune.schedulers import resolve_scheduler
-from {{ cookiecutter.package_name }}.tune.searchers import check_searcher
+from {{ cookiecutter.package_name }}.tune.searchers import check_searcher, check_searcher_packages
 from {{ cookiecutter.package_name }}.tune.train_config import check_train_args
 
 OPTIONS_FILE = "tune_options.json"
@@ -68,7 +68,8 @@ def parse_resources(text: str) -> dict[str, float]:
 def make_plan(options: TuneOptions) -> Plan:
     """Check the whole command line; nothing is written and Ray is not started."""
     check_searcher(options.search)
-    scheduler = resolve_scheduler(options.scheduler, options.search)
+    scheduler = resolve_scheduler(options.scheduler, options.search)  # impossible pairs first, then packages
+    check_searcher_packages(options.search)
     space_path = Path(options.space) if options.space else spaces.default_space_path(options.search, scheduler)
     space = spaces.load_space(space_path)
     cli = check_train_args(options.train_args, spaces.example_values(space), space_path)

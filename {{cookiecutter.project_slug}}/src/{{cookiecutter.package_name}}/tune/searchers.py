@@ -54,10 +54,14 @@ SEARCHERS: dict[str, tuple[Callable, tuple[str, ...], str]] = {
 
 
 def check_searcher(name: str) -> None:
-    """Fail with one line for an unknown searcher or one whose packages are missing."""
+    """Fail with one line for an unknown searcher."""
     if name not in SEARCHERS:
         names = ", ".join(SEARCHERS)
         raise UserError(f"--search: unknown searcher '{name}'.{did_you_mean(name, SEARCHERS)} Choose one of: {names}.")
+
+
+def check_searcher_packages(name: str) -> None:
+    """Fail with the install command when a searcher's optional packages are missing."""
     _, modules, install = SEARCHERS[name]
     for module in modules:
         try:
@@ -69,6 +73,7 @@ def check_searcher(name: str) -> None:
 def make_searcher(name: str, metric: str, mode: str, seed: int, max_concurrent: int | None = None):
     """Ray's searcher object for ``name``."""
     check_searcher(name)
+    check_searcher_packages(name)
     searcher = SEARCHERS[name][0](metric, mode, seed)
     if name in OWN_CONCURRENCY and max_concurrent:
         searcher.max_concurrent = max_concurrent
