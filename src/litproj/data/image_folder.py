@@ -113,12 +113,7 @@ class ImageFolderDataModule(ClassificationDataModule):
     def predict_transform(self):
         return self._transforms()[1]
 
-    def setup(self, stage: str | None = None) -> None:
-        if stage == "predict":
-            self.setup_predict()
-            return
-        if self.train_set is not None:
-            return
+    def make_splits(self) -> tuple[ImageFiles, ImageFiles, ImageFiles]:
         train_tf, eval_tf = self._transforms()
         dirs = self._split_dirs()
         if dirs:
@@ -135,9 +130,7 @@ class ImageFolderDataModule(ClassificationDataModule):
             samples = self._samples(self.data_dir)
             fractions = (1.0 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction)
             train, val, test = ([samples[i] for i in part] for part in self.split(range(len(samples)), fractions))
-        self.train_set = ImageFiles(train, train_tf)
-        self.val_set = ImageFiles(val, eval_tf)
-        self.test_set = ImageFiles(test, eval_tf)
+        return ImageFiles(train, train_tf), ImageFiles(val, eval_tf), ImageFiles(test, eval_tf)
 
     def report(self) -> dict:
         return {"skipped_files": self.skipped_files}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
+from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 
 from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
@@ -99,12 +100,7 @@ class TorchvisionDataModule(ClassificationDataModule):
             self._load(True, None)
             self._load(False, None)
 
-    def setup(self, stage: str | None = None) -> None:
-        if stage == "predict":
-            self.setup_predict()
-            return
-        if self.train_set is not None:
-            return
+    def make_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         spec = self.spec
         eval_tf = eval_transform(spec.image_size, spec.in_channels, spec.mean, spec.std)
         train_tf = (
@@ -115,9 +111,8 @@ class TorchvisionDataModule(ClassificationDataModule):
         train_full, eval_full = self._load(True, train_tf), self._load(True, eval_tf)
         self.check_labels(torch.as_tensor(train_full.targets), f"{self.dataset} ({self.data_dir})")
         parts = self.split(range(len(train_full)), (1.0 - self.val_fraction, self.val_fraction))
-        self.train_set = torch.utils.data.Subset(train_full, list(parts[0]))
-        self.val_set = torch.utils.data.Subset(eval_full, list(parts[1]))
-        self.test_set = self._load(False, eval_tf)
+        train, val = Subset(train_full, list(parts[0])), Subset(eval_full, list(parts[1]))
+        return train, val, self._load(False, eval_tf)
 
     def predict_transform(self):
         return eval_transform(self.spec.image_size, self.spec.in_channels, self.spec.mean, self.spec.std)
