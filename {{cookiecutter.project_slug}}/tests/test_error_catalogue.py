@@ -52,6 +52,16 @@ CASES = [
     Case("devices 0", ["--trainer.devices", "0"], r"--trainer\.devices must be at least 1"),
     Case("negative max_epochs", ["--trainer.max_epochs", "-5"], r"`max_epochs` must be a non-negative integer or -1"),
     Case("unknown strategy", ["--trainer.strategy", "dpp"], r"unknown strategy 'dpp'\. Did you mean 'ddp'\?"),
+    Case(
+        "strategy class path that does not import",
+        ["--trainer.strategy", "pytorch_lightning.strategies.NoSuchStrategy"],
+        r"--trainer\.strategy: cannot import 'pytorch_lightning\.strategies\.NoSuchStrategy'",
+    ),
+    Case(
+        "strategy class path that is no strategy",
+        ["--trainer.strategy", "torch.nn.Linear"],
+        r"--trainer\.strategy: 'torch\.nn\.Linear' is not a Lightning Strategy class\.",
+    ),
     Case("unknown strategy preset", ["--strategy", "dpp"], r"--strategy: unknown preset 'dpp'"),
     Case("unknown precision", ["--trainer.precision", "13"], r"--trainer\.precision: expected one of .*'bf16-mixed'"),
     Case("unknown accelerator", ["--trainer.accelerator", "tpux"], r"invalid accelerator name: `accelerator='tpux'`"),

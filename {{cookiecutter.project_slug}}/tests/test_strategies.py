@@ -9,14 +9,17 @@ from __future__ import annotations
 import copy
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.strategies import DDPStrategy
 from torch import nn
 
 from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.hardening import with_timeout
 from {{ cookiecutter.package_name }}.nets import SmallCNN
 from {{ cookiecutter.package_name }}.runner import main, run
 from {{ cookiecutter.package_name }}.strategies import ModelSplitStrategy, Pipeline
@@ -264,3 +267,10 @@ def test_launched_strategy_equals_one_process_with_double_batch(tmp_path, one_pr
     assert_same_weights(backbone_weights(str(last)), one_process_2b)
     seen = synced_rank_values(results["run_dir"])
     assert all(v["world"] == 2 and v["value"] == 0.5 for v in seen.values()) and len(seen) == 2
+
+
+def test_strategy_class_path_string_becomes_that_strategy_with_the_collective_timeout():
+    # jsonargparse keeps `--trainer.strategy package.Class` as a string; Lightning would reject it.
+    strategy = with_timeout("pytorch_lightning.strategies.DDPStrategy", 42)
+    assert type(strategy) is DDPStrategy
+    assert strategy._timeout == timedelta(seconds=42)

@@ -41,9 +41,27 @@ def _trainable(plan: Plan):
         resources=plan.resources,
         workers=workers,
     )
-    # With Ray Train workers the trial function only waits for them; the workers hold the resources.
-    resources = {"cpu": 0.01} if workers > 1 else plan.resources
+    # With Ray Train workers the trial function only waits for them and the workers hold the resources.
+    # Even 0.01 CPU for it would leave N one-CPU workers unplaceable on an N-CPU machine (the search
+    # hangs), and Tune refuses an empty request, so the waiting function asks for one byte of memory.
+    resources = {"memory": 1} if workers > 1 else plan.resources
     return tune.with_resources(tune.with_parameters(litproj_trial, setup=setup), resources)
+
+
+def _max_concurrent(plan: Plan) -> int | None:
+    """``--max_concurrent``, or with Ray Train workers the number of whole trials the cluster holds at once.
+
+    A multi-worker trial's function reserves nothing itself, so without this cap Tune would start every
+    trial at once and their worker groups would queue for resources while the scheduler counts them running.
+    """
+    workers = plan.options.trial_workers
+    if plan.options.max_concurrent or workers == 1:
+        return plan.options.max_concurrent
+    import ray
+
+    cluster = {key.lower(): value for key, value in ray.cluster_resources().items()}
+    fits = [int(cluster.get(key, 0) // (need * workers)) for key, need in plan.resources.items() if need > 0]
+    return max(1, min(fits, default=1))
 
 
 def _tuner(plan: Plan):
@@ -56,6 +74,7 @@ def _tuner(plan: Plan):
     from litproj.tune.space import to_ray
 
     options = plan.options
+    max_concurrent = _max_concurrent(plan)
     budget = Budget(plan.metric, plan.mode, plan.max_epochs, plan.space, plan.seed)
     if options.resume:
         return tune.Tuner.restore(options.resume, _trainable(plan), resume_unfinished=True, resume_errored=True)
@@ -65,10 +84,10 @@ def _tuner(plan: Plan):
         tune_config=tune.TuneConfig(
             metric=plan.metric,
             mode=plan.mode,
-            search_alg=make_searcher(options.search, plan.metric, plan.mode, plan.seed, options.max_concurrent),
+            search_alg=make_searcher(options.search, plan.metric, plan.mode, plan.seed, max_concurrent),
             scheduler=make_scheduler(plan.scheduler, options.search, budget),
             num_samples=plan.num_samples,
-            max_concurrent_trials=None if options.search in OWN_CONCURRENCY else options.max_concurrent,
+            max_concurrent_trials=None if options.search in OWN_CONCURRENCY else max_concurrent,
             trial_dirname_creator=_trial_dirname,
             reuse_actors=True,  # a new trial process would pay torch's and Lightning's imports again
         ),

@@ -8,12 +8,13 @@ stops the run naming the step, and rank 0 watches the other DDP ranks so a dead 
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from datetime import timedelta
 
 import torch
 from pytorch_lightning.plugins.io import CheckpointIO
-from pytorch_lightning.strategies import StrategyRegistry
+from pytorch_lightning.strategies import Strategy, StrategyRegistry
 
 from {{ cookiecutter.package_name }}.callbacks.finite_loss import FiniteLossGuard
 from {{ cookiecutter.package_name }}.callbacks.rank_watchdog import RankWatchdog
@@ -29,6 +30,8 @@ def with_timeout(strategy, seconds: int):
     """A registered strategy name whose class takes ``timeout`` becomes an instance with that timeout."""
     if not isinstance(strategy, str) or strategy == "auto":
         return strategy
+    if "." in strategy and strategy not in StrategyRegistry:
+        return _strategy_from_class_path(strategy, seconds)
     if strategy not in StrategyRegistry:
         names = sorted(StrategyRegistry.available_strategies())
         raise UserError(
@@ -39,6 +42,19 @@ def with_timeout(strategy, seconds: int):
     if "timeout" not in inspect.signature(entry["strategy"].__init__).parameters:
         return strategy
     return entry["strategy"](**entry["init_params"], timeout=timedelta(seconds=seconds))
+
+
+def _strategy_from_class_path(path: str, seconds: int):
+    """``--trainer.strategy package.module.Class``: jsonargparse keeps a bare class path as a string."""
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as err:
+        raise UserError(f"--trainer.strategy: cannot import '{path}' ({err}). Check the class path.") from None
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise UserError(f"--trainer.strategy: '{path}' is not a Lightning Strategy class.")
+    takes_timeout = "timeout" in inspect.signature(cls.__init__).parameters
+    return cls(timeout=timedelta(seconds=seconds)) if takes_timeout else cls()
 
 
 def _requested_devices(devices) -> int | None:

@@ -13,6 +13,7 @@ import gc
 from collections.abc import Callable
 from pathlib import Path
 
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.memory import is_oom_error
 
@@ -57,7 +58,7 @@ class OOMRecovery:
         datamodule: must have a ``batch_size`` attribute, the per-device batch that is halved.
     """
 
-    def __init__(self, trainer, model, datamodule):
+    def __init__(self, trainer: pl.Trainer, model: pl.LightningModule, datamodule: pl.LightningDataModule) -> None:
         self.trainer, self.model, self.datamodule = trainer, model, datamodule
         self.retries: list[dict] = []
         # Model weights and loop counters before anything ran: a retry without a checkpoint starts from here,

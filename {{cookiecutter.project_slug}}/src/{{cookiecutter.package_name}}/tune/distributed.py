@@ -14,7 +14,7 @@ from {{ cookiecutter.package_name }}.tune.callback import TuneReportCallback
 from {{ cookiecutter.package_name }}.tune.trial import TrialSetup, one_line_errors, restore_args
 
 RAY_DDP = [
-    "--trainer.strategy",
+    "--trainer.strategy.class_path",
     "ray.train.lightning.RayDDPStrategy",
     "--trainer.plugins",
     "ray.train.lightning.RayLightningEnvironment",
