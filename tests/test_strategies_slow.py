@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import socket
 import subprocess
@@ -80,6 +81,26 @@ def test_fsdp_sharded_checkpoints_load_for_test_predict_and_resume(tmp_path):
         tmp_path,
     )
     assert len(Path(predicted["predictions"]).read_text().splitlines()) == 1 + 6
+    # Two ranks share 7 images (the sampler pads one rank's share): still one CSV, one row per image.
+    seven = write_image_folder(tmp_path / "predict7", classes=1, per_class=7, size=8)
+    both_ranks = reported_results(
+        run_stage(
+            tmp_path,
+            "predict",
+            "--ckpt_path",
+            str(best),
+            *fsdp[:4],
+            "--trainer.accelerator",
+            "cpu",
+            "--data.predict_dir",
+            str(seven),
+        ),
+        tmp_path,
+    )
+    with open(both_ranks["predictions"], newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(row["file"] for row in rows) == sorted(str(p) for p in seven.rglob("*") if p.is_file())
+    assert not list(Path(both_ranks["run_dir"]).glob(".predictions_rank*"))
     resumed = reported_results(
         train_subprocess(tmp_path, *fsdp, "--name", "sharded", "--ckpt_path", "last", "--trainer.max_epochs", "2"),
         tmp_path,
