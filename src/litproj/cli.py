@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -153,7 +152,7 @@ class LitCLI(LightningCLI):
             return Path(self.config.runs_dir) / self.config.name / "plan"
         if rundir.is_child_rank():
             inherited = os.environ.get(rundir.RUN_DIR_ENV)
-            return Path(inherited) if inherited else Path(tempfile.mkdtemp(prefix="litproj-rank-"))
+            return Path(inherited) if inherited else rundir.scratch_run_dir()
         resumed = self.ckpt_path if self.invocation.stage in ("fit", FIT_THEN_TEST) else None
         if resumed and (rundir.run_dir_of(Path(resumed)) / "config.yaml").is_file():
             run_dir = rundir.run_dir_of(Path(resumed))

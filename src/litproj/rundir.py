@@ -7,9 +7,11 @@ and handed to DDP's child processes through an environment variable, so all rank
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from litproj.errors import UserError
@@ -28,6 +30,17 @@ def _versions(experiment_dir: Path) -> list[tuple[int, Path]]:
 def is_child_rank() -> bool:
     """True in processes that a launcher (Lightning, torchrun, srun) started for ranks other than 0."""
     return any(os.environ.get(var, "0") != "0" for var in ("LOCAL_RANK", "RANK", "NODE_RANK", "SLURM_PROCID"))
+
+
+def scratch_run_dir() -> Path:
+    """A folder for a rank that torchrun or SLURM started without the run folder (they start every rank alike).
+
+    Such a rank keeps nothing: Lightning broadcasts rank 0's checkpoint folder, and rank 0 logs and reports.
+    The folder only takes what the loggers touch on the other ranks, and is removed when the process exits.
+    """
+    path = Path(tempfile.mkdtemp(prefix="litproj-rank-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -120,10 +121,13 @@ def test_two_nodes_join_and_train_with_torchrun(tmp_path):
     train = [str(ROOT / "train.py"), "--runs_dir", str(tmp_path / "runs"), *QUIET, "--strategy", "ddp"]
     train += ["--trainer.num_nodes", "2", "--trainer.devices", "1", *TINY, "--trainer.limit_train_batches", "1.0"]
     address = ["--master_addr", "127.0.0.1", "--master_port", port]
+    scratch = tmp_path / "tmp"  # where node 1's rank, started without the run folder, keeps its scratch folder
+    scratch.mkdir()
     nodes = [
         subprocess.Popen(
             [*TORCHRUN, "--node_rank", str(rank), *address, *train],
             cwd=tmp_path,
+            env={**os.environ, "TMPDIR": str(scratch)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -137,3 +141,4 @@ def test_two_nodes_join_and_train_with_torchrun(tmp_path):
     results = reported_results(head, tmp_path)
     assert results["global_step"] == 10  # 1257 images, batch 64, 2 ranks: 10 steps each, so both trained
     assert "results: " not in outputs[1][0]  # only global rank 0 reports
+    assert not list(scratch.glob("{{ cookiecutter.package_name }}-rank-*"))  # and leaves nothing behind
