@@ -53,7 +53,7 @@ def _strategy_from_class_path(path: str, seconds: int):
         raise UserError(f"--trainer.strategy: cannot import '{path}' ({err}). Check the class path.") from None
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise UserError(f"--trainer.strategy: '{path}' is not a Lightning Strategy class.")
-    takes_timeout = "timeout" in inspect.signature(cls.__init__).parameters
+    takes_timeout = "timeout" in inspect.signature(cls).parameters
     return cls(timeout=timedelta(seconds=seconds)) if takes_timeout else cls()
 
 
