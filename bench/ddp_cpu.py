@@ -21,13 +21,7 @@ import benchlib
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=3, help="repetitions per variant (default 3)")
-    parser.add_argument("--quick", action="store_true", help="1 repetition of a 1-epoch run: a smoke test")
-    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run (repeatable)")
-    parser.add_argument("--json", help="also write every repetition and the machine to this JSON file")
-    parser.add_argument("train_args", nargs="*", help="extra arguments for train.py (after --)")
-    return parser.parse_args(argv)
+    return benchlib.train_script_parser(__doc__.split("\n\n")[0], reps=3).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:

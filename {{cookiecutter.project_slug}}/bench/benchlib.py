@@ -7,6 +7,7 @@ baseline measured in the same run rather than absolute numbers alone.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -114,13 +115,24 @@ def save_json(path: str | None, payload: dict) -> None:
         print(f"raw numbers: {path}")
 
 
+def train_script_parser(description: str, reps: int) -> argparse.ArgumentParser:
+    """The options of every benchmark that runs ``train.py`` in fresh processes (scripts add their own)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--reps", type=int, default=reps, help=f"repetitions per variant (default {reps})")
+    parser.add_argument("--quick", action="store_true", help="1 repetition of a 1-epoch run: a smoke test")
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run (repeatable)")
+    parser.add_argument("--json", help="also write every repetition and the machine to this JSON file")
+    parser.add_argument("train_args", nargs="*", help="extra arguments for train.py (after --)")
+    return parser
+
+
 def env_pairs(items: list[str]) -> dict[str, str]:
     """``["KEY=VALUE", ...]`` from the command line as a dict (exits with a one-line error otherwise)."""
     pairs = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            sys.exit(f"error: --env/--compare-env expects KEY=VALUE, got '{item}'.")
+            sys.exit(f"error: --env/--compare_env expects KEY=VALUE, got '{item}'.")
         pairs[key] = value
     return pairs
 

@@ -5,12 +5,12 @@ bench/timed_train.py (train.py plus timestamps): ``import`` (interpreter start t
 ``build`` (config parsed, Trainer/model/datamodule built), ``data`` (datamodule set up), ``fit``,
 ``test`` (best checkpoint reloaded and tested, confusion matrix drawn) and ``report`` (summary table,
 results.json, interpreter exit). ``--plain`` also times the literal ``python train.py`` as a check
-that the timestamps cost nothing; ``--compare-env`` adds a variant with extra environment variables
+that the timestamps cost nothing; ``--compare_env`` adds a variant with extra environment variables
 (e.g. ``OMP_WAIT_POLICY=PASSIVE``), interleaved with the default.
 
     python bench/e2e.py                       # 5 repetitions of the default run
     python bench/e2e.py --quick               # 1 repetition of a 1-epoch run (smoke test)
-    python bench/e2e.py --compare-env OMP_NUM_THREADS=1 --plain
+    python bench/e2e.py --compare_env OMP_NUM_THREADS=1 --plain
 """
 
 from __future__ import annotations
@@ -24,14 +24,9 @@ from benchlib import PHASES
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5, help="repetitions per variant (default 5)")
-    parser.add_argument("--quick", action="store_true", help="1 repetition of a 1-epoch run: a smoke test")
+    parser = benchlib.train_script_parser(__doc__.split("\n\n")[0], reps=5)
     parser.add_argument("--plain", action="store_true", help="also time the literal `python train.py`")
-    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for every run (repeatable)")
-    parser.add_argument("--compare-env", action="append", default=[], help="KEY=VALUE for an extra variant")
-    parser.add_argument("--json", help="also write every repetition and the machine to this JSON file")
-    parser.add_argument("train_args", nargs="*", help="extra arguments for train.py (after --)")
+    parser.add_argument("--compare_env", action="append", default=[], help="KEY=VALUE for an extra variant")
     return parser.parse_args(argv)
 
 
