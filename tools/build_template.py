@@ -33,11 +33,9 @@ EXCLUDE = {
     "cookiecutter.json": "the template's variables",
     "hooks/": "cookiecutter's pre/post generation hooks",
     "templates/": "texts the template includes (licenses); cookiecutter looks for them there",
-    "tools/build_template.py": "this generator: a generated project has no template to build",
-    "tools/template_rules.py": "the generator's name rules",
+    "tools/": "this generator, its name rules and their README: a generated project has no template to build",
     "tests/test_template*.py": "tests of the template (they render it)",
     ".github/workflows/template.yml": "CI that bakes the template",
-    "docs/template.md": "how the template is built",
 }
 MARKER = re.compile(r"(>>>|<<<) part:(\w+)")
 
