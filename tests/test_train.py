@@ -48,6 +48,20 @@ def test_tensorboard_hparams_have_final_metrics(default_run):
     assert "_hparams_/session_start_info" in plugins
 
 
+def test_tensorboard_has_the_step_loss_at_the_logging_cadence_and_each_epochs_mean(default_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(default_run["run_dir"])
+    events.Reload()
+    steps = events.Scalars("train/loss")
+    # 12 epochs x 20 steps, log_every_n_steps 10 (configs/default.yaml): Lightning writes steps 9, 19, ..., 239.
+    assert [e.step for e in steps] == list(range(9, 240, 10))
+    epochs = [e.value for e in events.Scalars("train/loss_epoch")]
+    assert len(epochs) == 12
+    assert epochs[-1] < epochs[0] / 4  # the epoch means show the loss falling
+    assert epochs[0] > min(e.value for e in steps if e.step < 20)  # a mean over all steps, not the last one
+
+
 def test_test_subcommand_reproduces_test_accuracy(default_run, tmp_path):
     results = train(tmp_path, "test", "--ckpt_path", default_run["best_checkpoint"])
     assert results["stage"] == "test"
