@@ -30,9 +30,9 @@ def with_timeout(strategy, seconds: int):
     """A registered strategy name whose class takes ``timeout`` becomes an instance with that timeout."""
     if not isinstance(strategy, str) or strategy == "auto":
         return strategy
-    if "." in strategy and strategy not in StrategyRegistry:
-        return _strategy_from_class_path(strategy, seconds)
     if strategy not in StrategyRegistry:
+        if "." in strategy:
+            return _strategy_from_class_path(strategy, seconds)
         names = sorted(StrategyRegistry.available_strategies())
         raise UserError(
             f"--trainer.strategy: unknown strategy '{strategy}'.{did_you_mean(strategy, names)} Use auto, a name such "

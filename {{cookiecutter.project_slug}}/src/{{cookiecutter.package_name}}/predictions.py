@@ -39,19 +39,21 @@ class PredictionCSVWriter(BasePredictionWriter):
         if trainer.world_size == 1:
             self._write(rows)
             return
-        part = self.run_dir / f".predictions_rank{trainer.global_rank}.csv"
-        with part.open("w", newline="") as handle:
+        with self._part(trainer.global_rank).open("w", newline="") as handle:
             csv.writer(handle).writerows([index, *row] for index, row in rows.items())
         trainer.strategy.barrier("predictions")
         if trainer.is_global_zero:
             merged: dict[int, list] = {}
             for rank in range(trainer.world_size):
-                rank_part = self.run_dir / f".predictions_rank{rank}.csv"
-                with rank_part.open(newline="") as handle:
+                with self._part(rank).open(newline="") as handle:
                     merged.update((int(index), row) for index, *row in csv.reader(handle))
-                rank_part.unlink()
+                self._part(rank).unlink()
             self._write(merged)
         trainer.strategy.barrier("predictions written")
+
+    def _part(self, rank: int) -> Path:
+        """The file in which ``rank`` leaves its rows (with their dataset index) for rank 0 to merge."""
+        return self.run_dir / f".predictions_rank{rank}.csv"
 
     def _write(self, rows: dict[int, list]) -> None:
         with self.path.open("w", newline="") as handle:
