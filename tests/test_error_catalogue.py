@@ -37,6 +37,8 @@ class Case:
     entry: object = field(default=train_main, compare=False)
 
 
+BYO = ["--model", "tests.byo.models.VectorClassifier", "--data", "tests.byo.data.DigitsVectors", "--data.limit", "100"]
+
 CASES = [
     Case(
         "unknown key",
@@ -119,6 +121,31 @@ CASES = [
         ["fit", "--model.lr", "1e30", "--trainer.max_epochs", "1"],
         r"training loss is nan at step \d+ \(epoch 0, batch \d+\)\. Lower --model\.lr",
         trains=True,
+    ),
+    Case(
+        "your constructor rejects a value",
+        [*BYO, "--model.hidden", "-3"],
+        r"--model: tests\.byo\.models\.VectorClassifier\(hidden=-3, lr=0\.01\) raised RuntimeError: .*--debug",
+    ),
+    Case(
+        "your class misses a required argument",
+        ["--model", "tests.byo.models.VectorClassifier", "--data", "tests.byo.data.FolderVectors"],
+        r"--data: tests\.byo\.data\.FolderVectors needs data_dir: pass --data\.data_dir VALUE",
+    ),
+    Case(
+        "predict without a predict loader",
+        ["predict", "--model", "tests.byo.models.NoValidation", "--data", "tests.byo.data.TrainOnlyVectors"],
+        r"predict: TrainOnlyVectors has no predict_dataloader\(\); add one",
+    ),
+    Case(
+        "model_split on a forward that is no chain",
+        ["--strategy", "model_split", "--model", "tests.byo.models.Residual", "--data", "tests.byo.data.DigitsVectors"],
+        r"--strategy model_split: .*--model_split\.stages",
+    ),
+    Case(
+        "find_lr without an lr",
+        ["--find_lr", "--model", "tests.byo.models.NoValidation", "--data", "tests.byo.data.TrainOnlyVectors"],
+        r"--find_lr: NoValidation needs an `lr` or `learning_rate`",
     ),
 ]
 

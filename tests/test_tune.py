@@ -13,6 +13,7 @@ from pytorch_lightning import Callback
 from litproj.errors import UserError
 from litproj.runner import run as train
 from litproj.tune.callback import CHECKPOINT_FILE, TuneReportCallback
+from litproj.tune.options import parse
 from litproj.tune.runner import run as tune
 from tests.helpers import QUIET, ROOT
 
@@ -52,6 +53,12 @@ def test_bad_command_line_is_one_error(args, message):
     with pytest.raises(UserError) as err:
         tune(args)
     assert message in str(err.value)
+
+
+def test_model_and_data_classes_are_train_args_not_misspelled_tune_flags():
+    options = parse(["--model", "my.Module", "--mode", "min", "--data=my.Data", "--metric", "val_loss"])
+    assert options.train_args == ["--model", "my.Module", "--data=my.Data"]
+    assert (options.metric, options.mode) == ("val_loss", "min")
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 """Checkpoints that survive a ``kill -9``: step-interval saves, atomic writes, and the RNG state for resume.
 
-Lightning's ``ModelCheckpoint`` saves per epoch *or* every N steps, not both, and writes the file in
-place, so a process killed mid-write can leave a truncated ``last.ckpt``. :class:`LitCheckpoint` adds
-``every_n_steps`` (refreshing ``last.ckpt`` between the per-epoch best/last saves), keeps the random
-number generators in the checkpoint, and saves ``last.ckpt`` when the job is preempted (SIGTERM).
-:class:`SafeCheckpointIO` writes every checkpoint to a temporary file in the same folder, fsyncs it
-and renames it over the old one, and loads with ``weights_only=True`` unless the user trusts the file.
+Lightning's ``ModelCheckpoint`` saves the best-by-metric checkpoints per epoch *or* every N steps, not
+both: :func:`step_checkpoint` adds a second, Lightning-own ``ModelCheckpoint`` that only refreshes
+``last.ckpt`` every N optimizer steps. :class:`LitCheckpoint` keeps the random number generators in the
+checkpoint and saves ``last.ckpt`` when the job is preempted (SIGTERM). :class:`SafeCheckpointIO` makes
+local writes atomic wherever the system temporary folder is (see :func:`atomic_save` for why Lightning's
+own writer is not enough).
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 TEMP_SUFFIX = ".ckpt-partial"
+#: Validation losses a module may log, in the order the monitor fallback prefers them.
+LOSS_NAMES = ("val/loss", "val_loss", "valid_loss", "validation_loss", "val/loss_epoch", "val_loss_epoch")
+
+
+def validation_loss(metrics) -> str | None:
+    """The validation loss among logged ``metrics`` that a default monitor falls back to (lowest is best)."""
+    found = next((name for name in LOSS_NAMES if name in metrics), None)
+    return found or next((m for m in sorted(metrics) if m.startswith("val") and "loss" in m), None)
 
 
 def rng_states() -> dict[str, Any]:
@@ -57,17 +65,52 @@ def set_rng_states(states: dict[str, Any]) -> None:
 
 
 class LitCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` plus step-interval saves of ``last.ckpt``, RNG state, and a save on SIGTERM.
+    """``ModelCheckpoint`` plus RNG state and a save of ``last.ckpt`` on SIGTERM.
+
+    When ``fallback_monitor`` is set (litproj's default ``val/acc``, not one the user chose) and the module
+    does not log the monitored metric, the callback says so at the first validation and monitors the
+    validation loss the module does log (lowest is best), or keeps only ``last.ckpt`` when it logs none;
+    Lightning would stop the run after the first epoch instead.
 
     Args:
         every_n_steps: also refresh ``last.ckpt`` every this many optimizer steps (0: per epoch only), so a
-            killed run loses at most this many steps. The best-by-metric checkpoints stay per epoch.
+            killed run loses at most this many steps; the CLI adds :func:`step_checkpoint` for it. The
+            best-by-metric checkpoints stay per epoch.
         **kwargs: everything ``ModelCheckpoint`` takes (``monitor``, ``mode``, ``save_last``, ...).
     """
 
     def __init__(self, every_n_steps: NonNegativeInt = 0, **kwargs):
         super().__init__(**kwargs)
         self.every_n_steps = int(every_n_steps)
+        self.fallback_monitor = False
+
+    def _check_monitor(self, trainer) -> None:
+        """Replace an unlogged default monitor by a logged validation loss (or none), once, saying so."""
+        metrics = [name for name in trainer.callback_metrics if not name.startswith("lr-")]  # not LearningRateMonitor's
+        unlogged: str | None = self.monitor  # type: ignore[has-type]
+        if not self.fallback_monitor or unlogged is None or unlogged in metrics:
+            return
+        self.fallback_monitor = False
+        loss = validation_loss(metrics)
+        logged = ", ".join(sorted(metrics)) or "nothing"
+        if loss is None:
+            advice = "keeping only last.ckpt; set --checkpoint.monitor to a metric it logs to keep the best"
+            self.monitor, self.save_top_k = None, 0
+        else:
+            advice = f"keeping the checkpoint with the lowest {loss} instead (--checkpoint.monitor chooses)"
+            self.monitor, self.mode, self.kth_value = loss, "min", torch.tensor(float("inf"))
+        from litproj.troubleshoot.report import say
+
+        say(f"{type(trainer.lightning_module).__name__} does not log {unlogged}; it logs {logged}: {advice}.")
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._check_monitor(trainer)
+        super().on_validation_end(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._check_monitor(trainer)
+        super().on_train_epoch_end(trainer, pl_module)
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
@@ -75,21 +118,17 @@ class LitCheckpoint(ModelCheckpoint):
             for stale in Path(self.dirpath).glob(f".*{TEMP_SUFFIX}"):  # left by a process killed mid-write
                 stale.unlink(missing_ok=True)
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
-        step = trainer.global_step
-        if self.every_n_steps and step % self.every_n_steps == 0 and not self._should_skip_saving_checkpoint(trainer):
-            # A step save must not stop the epoch-end save (best by metric) at the same step.
-            saved_step: int = self._last_global_step_saved  # type: ignore[has-type]
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
-            self._last_global_step_saved = saved_step
-
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        """Preemption (SIGTERM from SLURM or Kubernetes): save ``last.ckpt`` so ``--ckpt_path last`` resumes."""
+        """Preemption (SIGTERM from SLURM or Kubernetes): save ``last.ckpt`` so ``--ckpt_path last`` resumes.
+
+        Not ``save_on_exception=True``: Lightning's saves on *every* exception (a NaN loss, an OOM that
+        recovery retries, a crash on one DDP rank, where the save's barrier would hang), and also writes a
+        file named by ``filename`` that can overwrite a ``best-epochNN.ckpt`` with a mid-epoch state.
+        """
         super().on_exception(trainer, pl_module, exception)
         fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
         if isinstance(exception, SIGTERMException) and self.save_last and fitting:
-            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            trainer.save_checkpoint(self.format_checkpoint_name({}, self.CHECKPOINT_NAME_LAST), self.save_weights_only)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "rng_states": rng_states()}
@@ -100,15 +139,28 @@ class LitCheckpoint(ModelCheckpoint):
             set_rng_states(state_dict["rng_states"])
 
 
-class SafeCheckpointIO(TorchCheckpointIO):
-    """Atomic local writes (temp file, fsync, rename) and ``weights_only`` loading unless trusted.
+def step_checkpoint(checkpoint: LitCheckpoint) -> ModelCheckpoint | None:
+    """Lightning's own ``ModelCheckpoint`` refreshing ``checkpoint``'s ``last.ckpt`` every ``every_n_steps`` steps.
 
-    Args:
-        trust_checkpoint: load with full unpickling (can run code from the file); only for files you made.
+    It counts optimizer steps (one save per step under gradient accumulation) and keeps no best-by-metric
+    files (``save_top_k=0``), so the best stay per epoch in ``checkpoint``. ``None`` without an interval.
     """
+    if not checkpoint.every_n_steps or not checkpoint.save_last or checkpoint.dirpath is None:
+        return None
+    # Both callbacks write last.ckpt: neither may take the other's file for an old one and write last-v1.ckpt.
+    checkpoint.last_model_path = checkpoint.format_checkpoint_name({}, checkpoint.CHECKPOINT_NAME_LAST)
+    return ModelCheckpoint(
+        dirpath=checkpoint.dirpath,
+        every_n_train_steps=checkpoint.every_n_steps,
+        save_top_k=0,
+        save_last=checkpoint.save_last,
+        save_weights_only=checkpoint.save_weights_only,
+        enable_version_counter=False,
+    )
 
-    def __init__(self, trust_checkpoint: bool = False):
-        self.trust_checkpoint = trust_checkpoint
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose local writes go through :func:`atomic_save` (remote ones stay Lightning's)."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
@@ -116,14 +168,21 @@ class SafeCheckpointIO(TorchCheckpointIO):
             return
         atomic_save(checkpoint, Path(path))
 
-    def load_checkpoint(self, path, map_location: Any | None = None, weights_only: bool | None = None) -> dict:
-        if weights_only is None:
-            weights_only = not self.trust_checkpoint
-        return super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
-
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file next to ``path``, fsync, then rename: readers see old or new, never half."""
+    """``torch.save`` to a temporary file next to ``path``, fsync, then rename: readers see old or new, never half.
+
+    Fills a gap in Lightning 2.6's ``TorchCheckpointIO`` -> ``lightning_fabric.utilities.cloud_io._atomic_save``:
+    for a local path it writes inside an fsspec ``fs.transaction``, whose temporary file comes from
+    ``tempfile.mkstemp()`` in the *system* temporary folder (``$TMPDIR``, ``/tmp``) and is committed with
+    ``shutil.move``. When that folder is on another filesystem than the checkpoints (a tmpfs ``/tmp``, a
+    node-local disk next to a shared checkpoint volume: the usual cluster layout), ``shutil.move`` copies
+    into ``last.ckpt`` in place, so a kill during the copy leaves a truncated file (seen here: ``kill -9``
+    with ``TMPDIR=/dev/shm`` left a 38 MB ``last.ckpt`` of 160 MB that ``torch.load`` refused). It also
+    never fsyncs, and a killed write leaves its temporary file in ``/tmp``, where nothing removes it.
+    Here the temporary file sits next to ``path`` (same filesystem, so ``os.replace`` is atomic), and
+    :class:`LitCheckpoint` removes leftovers (``.*.ckpt-partial``) at setup.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:

@@ -19,26 +19,24 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from litproj import rundir
-from litproj.args import FIT_THEN_TEST, Invocation
+from litproj.args import DEFAULT_CLASSES, FIT_THEN_TEST, Invocation, flag_values
 from litproj.callbacks import CadencedRichProgressBar, FinalMetricsToHParams, TrackerRuns
 from litproj.checkpoint_guard import verify_checkpoint
-from litproj.checkpointing import LitCheckpoint
+from litproj.checkpointing import LitCheckpoint, step_checkpoint
 from litproj.config_errors import explain_config_error
 from litproj.errors import UserError
 from litproj.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
 from litproj.loggers import place_loggers
 from litproj.logs import lightning_info_to_stdout
-from litproj.parse_errors import class_parameters, explain
+from litproj.parse_errors import class_parameters, constructor_error, explain
 from litproj.paths import default_config
 from litproj.strategies import DistributedCleanup
+from litproj.strategies.split import apply_stages_flag
 from litproj.troubleshoot import add_troubleshooting_arguments
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
 logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
 lightning_info_to_stdout()
-
-DEFAULT_MODEL = "litproj.module.ImageClassifier"
-DEFAULT_DATA = "litproj.data.DigitsDataModule"
 
 
 class LitCLI(LightningCLI):
@@ -83,6 +81,12 @@ class LitCLI(LightningCLI):
             default=None,
             help="Experiment name (default: last --config's stem).",
         )
+        parser.add_argument(
+            "--model_split.stages",
+            type=str | None,
+            default=None,
+            help="model_split: the children your forward chains, in order (encoder,head).",
+        )
         parser.add_argument("--runs_dir", type=str, default="runs", help="Runs go to RUNS_DIR/NAME/version_N.")
         parser.add_argument(
             "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
@@ -109,8 +113,6 @@ class LitCLI(LightningCLI):
                 "checkpoint.save_last": True,
                 "checkpoint.filename": "best-epoch{epoch:02d}",
                 "checkpoint.auto_insert_metric_name": False,
-                "model": {"class_path": DEFAULT_MODEL},
-                "data": {"class_path": DEFAULT_DATA},
             }
         )
 
@@ -119,8 +121,8 @@ class LitCLI(LightningCLI):
             super().parse_arguments(parser, args)
         except argparse.ArgumentError as err:
             known = list(parser._option_string_actions)
-            known += [f"--model.{p}" for p in class_parameters(DEFAULT_MODEL)]
-            known += [f"--data.{p}" for p in class_parameters(DEFAULT_DATA)]
+            for group, default in DEFAULT_CLASSES.items():
+                known += [f"--{group}.{p}" for p in class_parameters(default)]
             raise UserError(
                 explain_config_error(str(err), self.invocation.args, known) or explain(str(err), known)
             ) from err
@@ -129,9 +131,13 @@ class LitCLI(LightningCLI):
         try:
             super().instantiate_classes()
         except ValueError as err:
+            classes = {group: self.config[group].class_path for group in ("model", "data")}
             cause = _user_error_in_chain(err)
             if cause is None:
-                raise
+                line = constructor_error(err, classes)
+                if line is None:
+                    raise
+                cause = UserError(line)
         else:
             cause = None
         if cause is not None:
@@ -163,6 +169,7 @@ class LitCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config
+        apply_stages_flag(config)
         config.name = config.name or self.invocation.experiment
         self.ckpt_path = self._resolve_checkpoint(config.ckpt_path)
         self.run_dir = self._choose_run_dir()
@@ -174,8 +181,14 @@ class LitCLI(LightningCLI):
         if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
             return None
         trainer_config = self._get(self.config_init, "trainer", default={})
-        trainer_config = harden(trainer_config, self.config.trust_checkpoint, self.config.dist_timeout)
+        trainer_config = harden(trainer_config, self.config.dist_timeout)
         callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
+        for callback in callbacks:  # litproj's default monitor may fall back; one the user names on a flag wins
+            if isinstance(callback, LitCheckpoint):
+                callback.fallback_monitor = not flag_values(self.invocation.args, "--checkpoint.monitor")
+        # --checkpoint.every_n_steps: Lightning's ModelCheckpoint, placed after LitCheckpoint so that
+        # trainer.checkpoint_callback (the best path, --ckpt_path best) stays LitCheckpoint.
+        callbacks += [step for c in callbacks if isinstance(c, LitCheckpoint) and (step := step_checkpoint(c))]
         callbacks += [FinalMetricsToHParams(), TrackerRuns(), DistributedCleanup(), *guard_callbacks()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))

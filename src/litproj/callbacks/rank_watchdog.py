@@ -1,26 +1,26 @@
-"""End the whole DDP job, naming the rank, when one rank dies: a dead peer must never leave the others hanging.
+"""Name the DDP rank that died, when rank 0 fails because of it: what Lightning's own watchdog leaves out.
 
-With ``--trainer.strategy ddp`` the command that the user started is rank 0 and Lightning launches the
-other ranks as child processes. If one of them is killed (out of memory, ``kill -9``, a crash in native
-code), the survivors wait in their next collective until the distributed timeout. Here rank 0 polls
-its children and, as soon as one has died, says which rank it was, kills the rest and exits non-zero;
-each child polls its parent and exits when rank 0 is gone, so no orphan keeps holding a GPU.
+With ``--trainer.strategy ddp`` the command the user started is rank 0 and Lightning launches the others.
+When a launched rank dies, Lightning's ``_ChildProcessObserver`` (polling every 5 s) kills the whole job
+and logs ``[rank: 1] Child process with PID N terminated with code -9``. But rank 0 is usually inside a
+collective, which fails at once ("Connection reset by peer") and ends the job first, with a traceback
+that names no dead rank. This callback says which rank died and how, on stderr, before that traceback.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable
 
 from pytorch_lightning import Callback
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-EXIT_RANK_DIED = 1
-POLL_SECONDS = 0.5
+from litproj.errors import UserError
+
+#: How long rank 0 waits for the launched rank it lost to be reported dead.
+WAIT_SECONDS = 2.0
 
 
 def describe_exit(returncode: int) -> str:
@@ -29,76 +29,26 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
-def _die(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
-    os._exit(EXIT_RANK_DIED)
-
-
-class RankWatchdog(Callback):
-    """Rank 0 watches the ranks it launched; the launched ranks watch rank 0."""
-
-    def __init__(self, poll_seconds: float = POLL_SECONDS) -> None:
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __getstate__(self) -> dict:
-        # ddp_spawn pickles the Trainer's callbacks into each worker: threads and events stay behind.
-        return {"poll_seconds": self.poll_seconds}
-
-    def __setstate__(self, state: dict) -> None:
-        self.poll_seconds = state["poll_seconds"]
-        self._stop = threading.Event()
-        self._thread = None
-
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        if self._thread is not None or trainer.world_size < 2:
-            return
-        launcher = trainer.strategy.launcher
-        if trainer.is_global_zero and isinstance(launcher, _SubprocessScriptLauncher) and launcher.procs:
-            target: Callable[..., None] = self._watch_children
-            args: tuple = (launcher.procs, trainer.global_rank)
-        elif trainer.local_rank > 0 and isinstance(launcher, _SubprocessScriptLauncher):
-            target, args = self._watch_parent, (os.getppid(), trainer.global_rank)
-        else:
-            return  # processes started by torchrun or a cluster: their launcher supervises them
-        self._stop.clear()
-        self._thread = threading.Thread(target=target, args=args, name="litproj-rank-watchdog", daemon=True)
-        self._thread.start()
-
-    def teardown(self, trainer, pl_module, stage: str) -> None:
-        self._stop.set()
-        self._thread = None
+class DeadRankReport(Callback):
+    """On an exception in rank 0, name any rank it launched that has died (out of memory, ``kill -9``, a crash)."""
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        """A collective that failed because a peer died: report the rank rather than a gloo/NCCL traceback."""
+        if isinstance(exception, (SIGTERMException, KeyboardInterrupt, UserError)):
+            return  # raised on every rank together: the other ranks end with it, none died first
+        # private: _SubprocessScriptLauncher, its .procs (pytorch-lightning 2.6): launched ranks 1, 2, ... of this node
         launcher = trainer.strategy.launcher
-        if not (trainer.is_global_zero and isinstance(launcher, _SubprocessScriptLauncher) and launcher.procs):
-            return
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            self._check_children(launcher.procs, trainer.global_rank)
-            time.sleep(0.1)
-
-    def _watch_children(self, procs: list, first_rank: int) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            self._check_children(procs, first_rank)
-
-    @staticmethod
-    def _check_children(procs: list, first_rank: int) -> None:
-        """``procs`` are local ranks 1, 2, ... of the node whose rank 0 is global rank ``first_rank``."""
-        for offset, proc in enumerate(procs, start=1):
-            if proc.poll() not in (None, 0):
-                for other in procs:
-                    if other.poll() is None:
-                        other.kill()
-                how = describe_exit(proc.returncode)
-                _die(
-                    f"DDP rank {first_rank + offset} (pid {proc.pid}) {how}; stopped the other ranks instead of "
-                    "waiting for it. Look above for its last messages (out of memory?)."
+        ours = trainer.is_global_zero and isinstance(launcher, _SubprocessScriptLauncher)
+        procs = launcher.procs if ours else None  # not ddp_spawn's (multiprocessing) nor torchrun's processes
+        deadline = time.monotonic() + WAIT_SECONDS
+        while procs and time.monotonic() < deadline:
+            dead = [(rank, p) for rank, p in enumerate(procs, start=1) if p.poll() not in (None, 0)]
+            for rank, proc in dead:
+                print(
+                    f"error: DDP rank {trainer.global_rank + rank} (pid {proc.pid}) {describe_exit(proc.returncode)}; "
+                    "the other ranks stop too. Look above for its last messages (out of memory?).",
+                    file=sys.stderr,
+                    flush=True,
                 )
-
-    def _watch_parent(self, parent_pid: int, rank: int) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            if os.getppid() != parent_pid:
-                _die(f"DDP rank 0 (pid {parent_pid}) is gone; rank {rank} stops too.")
+            if dead:
+                return
+            time.sleep(0.1)

@@ -121,5 +121,9 @@ def _reject_misspelled_flags(rest: list[str], own: set[str]) -> None:
                 raise UserError(f"unknown option {name}.{hint} See python tune.py --help.")
 
 
-#: train.py's top-level flags (no dot), which tune.py passes through to every trial.
-_TRAIN_TOP_LEVEL = {"--seed_everything", "--seed", "--strategy", "--name", "--runs_dir", "--debug", "--config"}
+#: train.py's top-level flags (no dot), which tune.py passes through to every trial; ``--model X`` names
+#: the user's own class (and is not a misspelled ``--mode``).
+_TRAIN_TOP_LEVEL = {
+    "--seed_everything", "--seed", "--strategy", "--name", "--runs_dir", "--debug", "--config", "--model", "--data",
+    "--trainer", "--checkpoint", "--optimizer", "--lr_scheduler", "--plan", "--trust_checkpoint", "--dist_timeout",
+}  # fmt: skip
