@@ -196,3 +196,27 @@ def test_predict_on_two_ranks_writes_one_file_in_dataset_order(tmp_path):
     finished = train_subprocess(tmp_path, "predict", "--strategy", "ddp", *TWO_CPUS, *args)
     rows = _rows(str(tmp_path / _results(finished, tmp_path)["predictions"]))
     assert [int(r[0]) for r in rows[1:]] == list(range(30))  # 30 samples, 15 per rank, no repeats kept
+
+
+def test_resume_a_user_module_from_last(tmp_path):
+    first = train(tmp_path, *_byo("ManualOptimization"), "--trainer.max_epochs", "1")
+    resumed = train(tmp_path, *_byo("ManualOptimization"), "--ckpt_path", "last", "--trainer.max_epochs", "2")
+    assert resumed["run_dir"] == first["run_dir"]  # the same run folder continues
+    assert (first["global_step"], resumed["global_step"]) == (16, 32)  # two optimizers: two steps per batch
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("model", "extra"),
+    [
+        ("DictBatchClassifier", ["--data.dict_batches", "true"]),
+        ("ManualOptimization", []),
+        ("EncoderHead", []),
+        ("Residual", []),
+    ],
+)
+def test_user_module_under_fsdp(tmp_path, model, extra):
+    finished = train_subprocess(tmp_path, "--strategy", "fsdp", *TWO_CPUS, *_byo(model, *extra))
+    results = _results(finished, tmp_path)
+    assert Path(results["last_checkpoint"]).is_dir()  # one shard per rank
+    assert any(key.startswith("test_") for key in results["metrics"])

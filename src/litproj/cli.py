@@ -120,7 +120,13 @@ class LitCLI(LightningCLI):
         try:
             super().parse_arguments(parser, args)
         except argparse.ArgumentError as err:
-            known = list(parser._option_string_actions)
+            # Every option the parser accepts, from public API: each default's key (--trainer.max_epochs) and its
+            # groups (--trainer), plus --seed, the alias of --seed_everything (an alias has no key of its own).
+            try:
+                keys = [k for k in parser.get_defaults(skip_validation=True).keys() if not k.startswith("__")]
+            except argparse.ArgumentError:  # a broken default config file: suggest nothing rather than fail here
+                keys = []
+            known = ["--seed", *sorted({"--" + ".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)})]
             for group, default in DEFAULT_CLASSES.items():
                 known += [f"--{group}.{p}" for p in class_parameters(default)]
             raise UserError(
@@ -180,9 +186,9 @@ class LitCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer | None:
         if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
             return None
-        trainer_config = self._get(self.config_init, "trainer", default={})
+        trainer_config = self.config_init.get("trainer", {})
         trainer_config = harden(trainer_config, self.config.dist_timeout)
-        callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
+        callbacks = [self.config_init.get(key) for key in self.parser.callback_keys]
         for callback in callbacks:  # litproj's default monitor may fall back; one the user names on a flag wins
             if isinstance(callback, LitCheckpoint):
                 callback.fallback_monitor = not flag_values(self.invocation.args, "--checkpoint.monitor")
