@@ -120,13 +120,15 @@ class LitCLI(LightningCLI):
         try:
             super().parse_arguments(parser, args)
         except argparse.ArgumentError as err:
-            # Every option the parser accepts, from public API: each default's key (--trainer.max_epochs) and its
-            # groups (--trainer), plus --seed, the alias of --seed_everything (an alias has no key of its own).
+            # The options the parser accepts, from public API: each default's key (--trainer.max_epochs) and the
+            # groups above it (--trainer); --seed (alias of --seed_everything) and the help flags have no key.
             try:
-                keys = [k for k in parser.get_defaults(skip_validation=True).keys() if not k.startswith("__")]
-            except argparse.ArgumentError:  # a broken default config file: suggest nothing rather than fail here
+                defaults = parser.get_defaults(skip_validation=True)
+                keys = [k for k in defaults.keys() if not k.startswith("__")]  # noqa: SIM118 (a Namespace has no __iter__)
+            except argparse.ArgumentError:  # a broken default config file: suggest from the fixed flags only
                 keys = []
-            known = ["--seed", *sorted({"--" + ".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)})]
+            groups = {".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)}
+            known = ["--seed", "--help", "--print_config", *sorted(f"--{g}" for g in groups)]
             for group, default in DEFAULT_CLASSES.items():
                 known += [f"--{group}.{p}" for p in class_parameters(default)]
             raise UserError(

@@ -110,9 +110,20 @@ def _move_unplaced(module: nn.Module, placed: set[int], device: torch.device) ->
     if not any(id(m) in placed for m in module.modules()):
         module.to(device)
         return
-    module._apply(lambda t: t.to(device), recurse=False)  # the module's own tensors, not its children's
+    _move_own_tensors(module, device)
     for child in module.children():
         _move_unplaced(child, placed, device)
+
+
+def _move_own_tensors(module: nn.Module, device: torch.device) -> None:
+    """The module's own parameters (in place, as ``Module.to`` does) and buffers, not its children's."""
+    with torch.no_grad():
+        for _, param in module.named_parameters(recurse=False):
+            param.data = param.data.to(device)
+            if param.grad is not None:
+                param.grad = param.grad.to(device)
+        for name, buffer in module.named_buffers(recurse=False):
+            setattr(module, name, buffer.to(device))  # stays a buffer, persistent or not
 
 
 def _names(stages: list[str] | str | None) -> list[str] | None:
@@ -159,6 +170,7 @@ class ModelSplitStrategy(SingleDeviceStrategy):
         self.stages = _names(stages)
         self.pipeline: Pipeline | None = None
         self._chain: Chain | None = None
+        self._first_stage: torch.device | None = None
 
     def stage_devices(self) -> list[str]:
         """The devices asked for, or one stage per named stage (two without names) on the accelerator."""
@@ -173,7 +185,12 @@ class ModelSplitStrategy(SingleDeviceStrategy):
             # Before Lightning's setup hooks write anything: a module that cannot be split leaves no run behind.
             self._chain = find_chain(model, self.stages)
             self.pipeline = Pipeline.from_pieces(self._chain.pieces, self.stage_devices(), self.micro_batches)
-        self._root_device = torch.device(self.stage_devices()[0])
+        self._first_stage = torch.device(self.stage_devices()[0])
+
+    @property
+    def root_device(self) -> torch.device:
+        """The first stage's device once the model is connected (where the batch goes), else the base's."""
+        return self._first_stage if self._first_stage is not None else super().root_device
 
     def setup(self, trainer) -> None:
         assert self._chain is not None and self.pipeline is not None

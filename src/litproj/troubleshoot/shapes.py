@@ -26,14 +26,29 @@ def _shape(value) -> list[int] | str:
     return "?"
 
 
+#: The public classes of torch's ``_ConvNd``: the Lazy and QAT convolutions subclass these.
+_CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+#: The public classes of torch's ``_BatchNorm`` (the Lazy ones do not subclass ``BatchNorm1d``/2d/3d); the
+#: quantized inference BatchNorms of ``torch.ao`` are left out (nothing trains them).
+_BATCH_NORMS = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.LazyBatchNorm1d,
+    nn.LazyBatchNorm2d,
+    nn.LazyBatchNorm3d,
+    nn.SyncBatchNorm,
+)
+
+
 def expected_input(module: nn.Module) -> str | None:
     """What a layer accepts, in the same notation as a shape (``[*, 784]``, ``[N, 3, H, W]``)."""
     if isinstance(module, nn.Linear):
         return f"[*, {module.in_features}]"
-    if isinstance(module, nn.modules.conv._ConvNd):
+    if isinstance(module, _CONVOLUTIONS):
         spatial = ", ".join("HWD"[: len(module.kernel_size)])
         return f"[N, {module.in_channels}, {spatial}]"
-    if isinstance(module, nn.modules.batchnorm._BatchNorm):
+    if isinstance(module, _BATCH_NORMS):
         return f"[N, {module.num_features}, ...]"
     if isinstance(module, nn.LayerNorm):
         return f"[*, {', '.join(map(str, module.normalized_shape))}]"

@@ -106,14 +106,10 @@ def apply_hparams_to_optimizers(trainer: Trainer, pl_module: LightningModule) ->
 
 
 def _log_hparams(trainer: Trainer, params: dict, metrics: dict[str, float]) -> None:
-    """Write the trial's values into TensorBoard's HParams view (the metric's curve is already logged)."""
-    from torch.utils.tensorboard.summary import hparams
-
+    """Write the trial's values into TensorBoard's HParams view (Lightning's public ``log_hyperparams``)."""
     values = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()}
     if not values:
         return
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            writer = logger.experiment._get_file_writer()
-            for summary in hparams(values, metrics):
-                writer.add_summary(summary, trainer.global_step)
+            logger.log_hyperparams(values, metrics=metrics, step=trainer.global_step)

@@ -69,7 +69,8 @@ def _parser() -> ArgumentParser:
 
 
 def _flag_names(parser: ArgumentParser) -> set[str]:
-    return {s for s in parser._option_string_actions if s.startswith("--") and s not in ("--help", "--print_config")}
+    """``--search``, ``--scheduler``, ...: one flag per default (public API; the help flags have none)."""
+    return {f"--{key}" for key in parser.get_defaults().keys()}  # noqa: SIM118 (a Namespace has no __iter__)
 
 
 def split_argv(argv: list[str], own: set[str]) -> tuple[list[str], list[str]]:
