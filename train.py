@@ -1,6 +1,6 @@
 """Train, test, validate or predict: ``python train.py --help``."""
 
-from litproj.runner import main
+from litproj.cli.runner import main
 
 if __name__ == "__main__":
     main()

@@ -20,7 +20,7 @@ import sys
 
 import torch
 
-from litproj.runner import run
+from litproj.cli.runner import run
 
 assert torch.cuda.is_available(), "this check needs a CUDA GPU"
 results = run([

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from litproj.args import prepare
+from litproj.cli.args import prepare
 from litproj.cli import build
 from litproj.nets import build_backbone
 

@@ -1,7 +1,7 @@
 """``python train.py ARGS`` with timestamps at each phase, for bench/e2e.py and bench/ddp_cpu.py.
 
-It is train.py plus one callback: the run goes through ``litproj.runner.run`` exactly as
-``python train.py`` does. The phases end at: ``import`` (litproj.runner imported; measured from the
+It is train.py plus one callback: the run goes through ``litproj.cli.runner.run`` exactly as
+``python train.py`` does. The phases end at: ``import`` (litproj.cli.runner imported; measured from the
 moment the parent spawned this process, passed in ``LITPROJ_BENCH_T0``), ``build`` (config parsed,
 Trainer/model/datamodule built), ``data`` (datamodule set up, fit about to start), ``fit``, ``test``.
 Rank 0 writes them as JSON to the file named by ``LITPROJ_BENCH_PHASES``; the parent adds ``exit``.
@@ -18,7 +18,7 @@ T0 = float(os.environ.get("LITPROJ_BENCH_T0") or time.time())
 
 import pytorch_lightning as pl  # noqa: E402  (the import is what this phase measures)
 
-import litproj.runner  # noqa: E402
+import litproj.cli.runner  # noqa: E402
 from litproj.errors import exit_on_user_error  # noqa: E402
 
 MARKS: dict[str, float] = {"import": time.time()}
@@ -59,10 +59,10 @@ def _timed_build(build):
 
 
 def main() -> None:
-    litproj.runner.build = _timed_build(litproj.runner.build)
+    litproj.cli.runner.build = _timed_build(litproj.cli.runner.build)
     argv = sys.argv[1:]
     with exit_on_user_error(False):
-        results = litproj.runner.run(argv, trainer_defaults={"callbacks": [PhaseMarks()]})
+        results = litproj.cli.runner.run(argv, trainer_defaults={"callbacks": [PhaseMarks()]})
     out = os.environ.get("LITPROJ_BENCH_PHASES")
     is_rank_zero = int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
     if out and is_rank_zero:

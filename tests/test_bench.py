@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 
+from litproj.cli.runner import run
 from litproj.data import DigitsDataModule
 from litproj.data.digits import load_digits_arrays
 from litproj.data.in_memory import InMemoryDataset, fits_on_device, on_device, resident_device, whole_batch
 from litproj.module import ImageClassifier
-from litproj.runner import run
 from tests.helpers import ROOT, train
 
 

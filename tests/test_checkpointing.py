@@ -12,8 +12,8 @@ import pytest
 import torch
 from pytorch_lightning import Callback, Trainer
 
-import litproj.checkpointing as checkpointing
-from litproj.runner import run
+import litproj.reliability.checkpointing as checkpointing
+from litproj.cli.runner import run
 from tests.helpers import QUIET, train
 
 TWO_EPOCHS = ["--trainer.max_epochs", "2"]

@@ -21,7 +21,7 @@ from lightning_fabric.plugins.environments import LightningEnvironment
 from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from litproj.callbacks.rank_watchdog import DeadRankReport
+from litproj.reliability.rank_watchdog import DeadRankReport
 from tests.test_preemption import start_training, wait_for_step_checkpoint
 
 DDP = ["--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu"]

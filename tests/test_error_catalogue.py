@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from litproj.cli.runner import main as train_main
 from litproj.module import ImageClassifier
-from litproj.runner import main as train_main
 from tests.helpers import QUIET, train, train_subprocess, write_image_folder, write_mnist
 
 IMAGE_FOLDER = ["--data", "litproj.data.ImageFolderDataModule", "--data.image_size", "8", "--data.data_dir"]
@@ -237,7 +237,7 @@ def test_catalogue_has_at_least_twenty_train_cases():
 
 def test_crafted_checkpoint_runs_code_only_when_trusted(tmp_path):
     """The guard is what stops the payload: with --trust_checkpoint semantics it does run."""
-    from litproj.checkpoint_guard import load_checkpoint
+    from litproj.reliability.checkpoint_guard import load_checkpoint
 
     marker = tmp_path / "pwned"
     path = write_evil_checkpoint(tmp_path / "evil.ckpt", marker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from litproj.runner import main
+from litproj.cli.runner import main
 from tests.helpers import ROOT, train_subprocess
 
 CASES = {

@@ -20,17 +20,17 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Every private name of another library that src/ uses, as the scan reports it: (file, name) -> uses.
 ALLOWED = {
-    ("litproj/callbacks/rank_watchdog.py", "_SubprocessScriptLauncher"): 1,  # the import
-    ("litproj/callbacks/trackers.py", "_experiment"): 1,
-    ("litproj/callbacks/trackers.py", "_run_id"): 2,
-    ("litproj/callbacks/trackers.py", "_tracking_uri"): 1,
-    ("litproj/callbacks/trackers.py", "_experiment_name"): 1,
+    ("litproj/reliability/rank_watchdog.py", "_SubprocessScriptLauncher"): 1,  # the import
+    ("litproj/tracking/trackers.py", "_experiment"): 1,
+    ("litproj/tracking/trackers.py", "_run_id"): 2,
+    ("litproj/tracking/trackers.py", "_tracking_uri"): 1,
+    ("litproj/tracking/trackers.py", "_experiment_name"): 1,
     ("litproj/strategies/spawn.py", "_MultiProcessingLauncher"): 1,  # the import
     ("litproj/strategies/spawn.py", "_configure_launcher"): 1,
     ("litproj/strategies/spawn.py", "_launcher"): 1,
     ("litproj/strategies/spawn.py", "_start_method"): 1,
     ("litproj/strategies/fsdp.py", "_data_parallel_size"): 1,
-    ("litproj/cli.py", "_instantiate_trainer"): 1,
+    ("litproj/cli/app.py", "_instantiate_trainer"): 1,
     ("litproj/tune/runner.py", "_experiment_analysis"): 1,
 }
 
@@ -83,9 +83,11 @@ def test_lightning_cli_instantiate_trainer():
     from pytorch_lightning.cli import LightningCLI
 
     method = getattr(LightningCLI, "_instantiate_trainer", None)
-    assert method is not None, "pytorch-lightning renamed LightningCLI._instantiate_trainer; update src/litproj/cli.py"
+    assert method is not None, (
+        "pytorch-lightning renamed LightningCLI._instantiate_trainer; update src/litproj/cli/app.py"
+    )
     assert list(inspect.signature(method).parameters) == ["self", "config", "callbacks"], (
-        "pytorch-lightning changed LightningCLI._instantiate_trainer(config, callbacks); update src/litproj/cli.py"
+        "pytorch-lightning changed LightningCLI._instantiate_trainer(config, callbacks); update src/litproj/cli/app.py"
     )
 
 
@@ -94,10 +96,10 @@ def test_subprocess_script_launcher_procs():
         from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
     except ImportError:
         pytest.fail(
-            "pytorch-lightning renamed _SubprocessScriptLauncher; update src/litproj/callbacks/rank_watchdog.py"
+            "pytorch-lightning renamed _SubprocessScriptLauncher; update src/litproj/reliability/rank_watchdog.py"
         )
     assert "self.procs" in _source(_SubprocessScriptLauncher), (
-        "pytorch-lightning renamed _SubprocessScriptLauncher.procs; update src/litproj/callbacks/rank_watchdog.py"
+        "pytorch-lightning renamed _SubprocessScriptLauncher.procs; update src/litproj/reliability/rank_watchdog.py"
     )
 
 
@@ -105,7 +107,7 @@ def test_wandb_logger_experiment():
     from pytorch_lightning.loggers import WandbLogger
 
     assert "self._experiment = " in _source(WandbLogger.__init__), (
-        "pytorch-lightning renamed WandbLogger._experiment; update src/litproj/callbacks/trackers.py"
+        "pytorch-lightning renamed WandbLogger._experiment; update src/litproj/tracking/trackers.py"
     )
 
 
@@ -114,12 +116,12 @@ def test_mlflow_logger_attributes(name):
     from pytorch_lightning.loggers import MLFlowLogger
 
     assert f"self.{name} = " in _source(MLFlowLogger.__init__), (
-        f"pytorch-lightning renamed MLFlowLogger.{name}; update src/litproj/callbacks/trackers.py"
+        f"pytorch-lightning renamed MLFlowLogger.{name}; update src/litproj/tracking/trackers.py"
     )
 
 
 def test_ray_result_grid_experiment_analysis():
-    from ray.tune import ResultGrid
+    ResultGrid = pytest.importorskip("ray.tune").ResultGrid  # a project generated without tune has no Ray
 
     assert "self._experiment_analysis = " in _source(ResultGrid.__init__), (
         "ray renamed ResultGrid._experiment_analysis; update src/litproj/tune/runner.py (_rows)"
@@ -207,5 +209,6 @@ def test_no_new_private_names():
         f"new private names of other libraries in src/: {sorted(new)}. Use public API, or add them to ALLOWED in "
         "tests/test_private_names.py and to tools/README.md's 'Private names of other libraries'."
     )
-    gone = {site for site in ALLOWED if counts.get(site, 0) < ALLOWED[site]}
+    present = {site for site in ALLOWED if (SRC / site[0]).is_file()}  # tune/ is optional
+    gone = {site for site in present if counts.get(site, 0) < ALLOWED[site]}
     assert not gone, f"fewer sites than ALLOWED lists: {sorted(gone)}; lower their counts here and in tools/README.md."

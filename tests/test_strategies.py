@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from pytorch_lightning.strategies import DDPStrategy
 from torch import nn
 
+from litproj.cli.runner import main, run
 from litproj.errors import UserError
-from litproj.hardening import with_timeout
 from litproj.nets import SmallCNN
-from litproj.runner import main, run
+from litproj.reliability.hardening import with_timeout
 from litproj.strategies import ModelSplitStrategy, Pipeline
 from litproj.strategies.chain import find_chain
 from litproj.strategies.split import balanced_cuts

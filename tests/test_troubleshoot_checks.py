@@ -8,7 +8,7 @@ from rich.console import Console
 
 from litproj.__main__ import main as litproj_main
 from litproj.errors import UserError
-from litproj.paths import config_dir
+from litproj.rundir import config_dir
 from litproj.troubleshoot.doctor import doctor, preset_support
 from litproj.troubleshoot.explain import explain, explain_errors
 from litproj.troubleshoot.machine import GPU, Machine

@@ -7,9 +7,9 @@ import yaml
 from pytorch_lightning import Callback
 from torch import nn
 
-from litproj.args import prepare
 from litproj.cli import build
-from litproj.paths import config_dir
+from litproj.cli.args import prepare
+from litproj.rundir import config_dir
 from litproj.troubleshoot.leak import graph_holders, steady_growth
 from tests.helpers import QUIET, train, write_image_folder
 

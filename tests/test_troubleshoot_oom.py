@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pytorch_lightning import Callback
 
+from litproj.cli.runner import run
 from litproj.errors import UserError
-from litproj.runner import run
 from litproj.troubleshoot.simulate import simulated_oom
 from tests.helpers import QUIET, train, train_subprocess
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 from pytorch_lightning import Callback
 
+from litproj.cli.runner import run as train
 from litproj.errors import UserError
-from litproj.runner import run as train
 from litproj.tune.callback import CHECKPOINT_FILE, TuneReportCallback
 from litproj.tune.options import parse
 from litproj.tune.runner import run as tune
@@ -112,7 +112,7 @@ def test_command_line_error_exits_2_with_one_line_and_no_ray(tmp_path):
 
 def test_train_py_never_imports_ray(tmp_path):
     code = (
-        "import sys; from litproj.runner import run; "
+        "import sys; from litproj.cli.runner import run; "
         f"run(['fit', '--runs_dir', {str(tmp_path)!r}, *{TINY!r}, '--trainer.enable_progress_bar', 'false']); "
         "print('ray' in sys.modules)"
     )

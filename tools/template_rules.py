@@ -82,7 +82,7 @@ MARK = "\ue000{}\ue001"  # a stand-in for inserted Jinja while the literal text 
 
 
 def template_path(path: str) -> str:
-    """``src/litproj/cli.py`` -> ``src/{{cookiecutter.package_name}}/cli.py``."""
+    """``src/litproj/cli/app.py`` -> ``src/{{cookiecutter.package_name}}/cli/app.py``."""
     if re.search(r"[{}]", path) or re.search(NAME, path.replace(NAME, ""), re.IGNORECASE):
         raise BuildError(f"{path}: path needs a rule (braces, or the name spelled differently)")
     return path.replace(NAME, "{{cookiecutter.package_name}}")

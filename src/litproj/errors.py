@@ -13,11 +13,22 @@ import difflib
 import sys
 from collections.abc import Iterable, Iterator
 
+from lightning_utilities.core.rank_zero import rank_zero_only
+
 EXIT_USER_ERROR = 2
 
 
 class UserError(Exception):
     """A mistake in the user's input; the message names the culprit and the fix."""
+
+
+@rank_zero_only
+def say(message: str, level: str = "note") -> None:
+    """One line on stderr from rank 0 (``note: ...`` / ``warning: ...``); a live rich progress bar keeps it above.
+
+    For what the user should know but need not fix now (a fallback taken, a loop skipped).
+    """
+    print(f"{level}: {message}", file=sys.stderr, flush=True)
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:

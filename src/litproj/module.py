@@ -140,7 +140,7 @@ class ImageClassifier(LightningModule):
 
     @rank_zero_only
     def _log_confusion_matrix(self, matrix: torch.Tensor) -> None:
-        from litproj.plots import log_confusion_matrix
+        from litproj.tracking.plots import log_confusion_matrix
 
         names = getattr(self.trainer.datamodule, "class_names", None)
         log_confusion_matrix(self.trainer, matrix, names)

@@ -16,7 +16,8 @@ COMMON=(--runs_dir "$RUNS" --trainer.accelerator gpu --trainer.max_epochs 2
         --trainer.enable_progress_bar false --trainer.enable_model_summary false)
 failed=0
 
-# check NAME COMMAND...: PASS if the command exits 0 and, for a training run, its results.json shows test/acc >= 0.9.
+# check NAME COMMAND...: PASS if the command exits 0 and, for a training run, its results.json shows test accuracy
+# >= 0.9 (test/acc, or test_acc for the user-style modules of tests/byo).
 check() {
     local name=$1 start=$SECONDS output status
     shift
@@ -24,7 +25,7 @@ check() {
     status=$?
     if [ $status -eq 0 ] && [[ "$*" == *train.py* ]]; then
         results=$(printf '%s\n' "$output" | sed -n 's/^results: //p' | tail -1)
-        "$PYTHON" -c 'import json,sys; acc=json.load(open(sys.argv[1]))["metrics"]["test/acc"]; sys.exit(acc < 0.9)' \
+        "$PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1]))["metrics"]; sys.exit(m.get("test/acc", m.get("test_acc", 0)) < 0.9)' \
             "$results" 2>/dev/null || status=1
     fi
     if [ $status -eq 0 ]; then
@@ -45,7 +46,12 @@ check "fsdp, devices=1, activation checkpointing, wrap by size" "$PYTHON" train.
     --trainer.devices 1 --trainer.strategy.activation_checkpointing true --trainer.strategy.wrap_policy 1000 \
     "${COMMON[@]}"
 check "model_split, [cuda:0, cuda:0], micro_batches=4, bf16-mixed" "$PYTHON" train.py --strategy model_split \
-    --model.split_devices '[cuda:0, cuda:0]' --model.micro_batches 4 --trainer.precision bf16-mixed "${COMMON[@]}"
+    --trainer.strategy.devices '[cuda:0, cuda:0]' --trainer.strategy.micro_batches 4 --trainer.precision bf16-mixed \
+    "${COMMON[@]}"
+BYO=(--model tests.byo.models.VectorClassifier --data tests.byo.data.DigitsVectors --trainer.max_epochs 8)
+check "your own module (tests/byo), fsdp, devices=1" "$PYTHON" train.py --strategy fsdp --trainer.devices 1 "${COMMON[@]}" "${BYO[@]}"
+check "your own module (tests/byo), model_split, [cuda:0, cuda:0]" "$PYTHON" train.py --strategy model_split \
+    --trainer.strategy.devices '[cuda:0, cuda:0]' "${COMMON[@]}" "${BYO[@]}"
 check "equivalence proofs on CUDA (split == unsplit; DDP/FSDP == one process, 2 GPUs)" \
     env {{ cookiecutter.package_name | upper }}_TEST_ACCELERATOR=gpu "$PYTHON" -m pytest -q -rs -p no:cacheprovider tests/test_strategies.py \
     -k "split_outputs or split_batchnorm or equals" -m "slow or not slow"

@@ -20,7 +20,7 @@ import sys
 
 import torch
 
-from {{ cookiecutter.package_name }}.runner import run
+from {{ cookiecutter.package_name }}.cli.runner import run
 
 assert torch.cuda.is_available(), "this check needs a CUDA GPU"
 results = run([

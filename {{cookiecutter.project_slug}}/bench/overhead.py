@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from {{ cookiecutter.package_name }}.args import prepare
+from {{ cookiecutter.package_name }}.cli.args import prepare
 from {{ cookiecutter.package_name }}.cli import build
 from {{ cookiecutter.package_name }}.nets import build_backbone
 

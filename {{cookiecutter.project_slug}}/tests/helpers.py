@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from {{ cookiecutter.package_name }}.runner import run
+from {{ cookiecutter.package_name }}.cli.runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
@@ -26,7 +26,9 @@ def train(tmp_path: Path, *args: str) -> dict:
 
 def train_subprocess(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python train.py ARGS`` in a subprocess (exit codes, stdout and stderr as a user sees them)."""
-    command = [sys.executable, str(ROOT / "train.py"), "--runs_dir", str(tmp_path / "runs"), *QUIET, *args]
+    stage = [args[0]] if args and args[0] in ("fit", "test", "validate", "predict") else []
+    rest = list(args[len(stage) :])
+    command = [sys.executable, str(ROOT / "train.py"), *stage, "--runs_dir", str(tmp_path / "runs"), *QUIET, *rest]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
 
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset, TensorDataset
 
+from {{ cookiecutter.package_name }}.cli.runner import run
 from {{ cookiecutter.package_name }}.data import DigitsDataModule
 from {{ cookiecutter.package_name }}.data.digits import load_digits_arrays
 from {{ cookiecutter.package_name }}.data.in_memory import InMemoryDataset, fits_on_device, on_device, resident_device, whole_batch
 from {{ cookiecutter.package_name }}.module import ImageClassifier
-from {{ cookiecutter.package_name }}.runner import run
 from tests.helpers import ROOT, train
 
 

@@ -42,7 +42,7 @@ def test_experiment_name_comes_from_the_last_config(tmp_path):
 
 
 def test_strategy_list_names_every_preset(capsys):
-    from {{ cookiecutter.package_name }}.runner import run
+    from {{ cookiecutter.package_name }}.cli.runner import run
 
     assert run(["--strategy", "list"]) == {}
     out = capsys.readouterr().out

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from {{ cookiecutter.package_name }}.cli.runner import main as train_main
 from {{ cookiecutter.package_name }}.module import ImageClassifier
-from {{ cookiecutter.package_name }}.runner import main as train_main
 from tests.helpers import QUIET, train, train_subprocess, write_image_folder, write_mnist
 
 IMAGE_FOLDER = ["--data", "{{ cookiecutter.package_name }}.data.ImageFolderDataModule", "--data.image_size", "8", "--data.data_dir"]
@@ -36,6 +36,8 @@ class Case:
     trains: bool = False
     entry: object = field(default=train_main, compare=False)
 
+
+BYO = ["--model", "tests.byo.models.VectorClassifier", "--data", "tests.byo.data.DigitsVectors", "--data.limit", "100"]
 
 CASES = [
     Case(
@@ -119,6 +121,31 @@ CASES = [
         ["fit", "--model.lr", "1e30", "--trainer.max_epochs", "1"],
         r"training loss is nan at step \d+ \(epoch 0, batch \d+\)\. Lower --model\.lr",
         trains=True,
+    ),
+    Case(
+        "your constructor rejects a value",
+        [*BYO, "--model.hidden", "-3"],
+        r"--model: tests\.byo\.models\.VectorClassifier\(hidden=-3, lr=0\.01\) raised RuntimeError: .*--debug",
+    ),
+    Case(
+        "your class misses a required argument",
+        ["--model", "tests.byo.models.VectorClassifier", "--data", "tests.byo.data.FolderVectors"],
+        r"--data: tests\.byo\.data\.FolderVectors needs data_dir: pass --data\.data_dir VALUE",
+    ),
+    Case(
+        "predict without a predict loader",
+        ["predict", "--model", "tests.byo.models.NoValidation", "--data", "tests.byo.data.TrainOnlyVectors"],
+        r"predict: TrainOnlyVectors has no predict_dataloader\(\); add one",
+    ),
+    Case(
+        "model_split on a forward that is no chain",
+        ["--strategy", "model_split", "--model", "tests.byo.models.Residual", "--data", "tests.byo.data.DigitsVectors"],
+        r"--strategy model_split: .*--model_split\.stages",
+    ),
+    Case(
+        "find_lr without an lr",
+        ["--find_lr", "--model", "tests.byo.models.NoValidation", "--data", "tests.byo.data.TrainOnlyVectors"],
+        r"--find_lr: NoValidation needs an `lr` or `learning_rate`",
     ),
 ]
 
@@ -210,7 +237,7 @@ def test_catalogue_has_at_least_twenty_train_cases():
 
 def test_crafted_checkpoint_runs_code_only_when_trusted(tmp_path):
     """The guard is what stops the payload: with --trust_checkpoint semantics it does run."""
-    from {{ cookiecutter.package_name }}.checkpoint_guard import load_checkpoint
+    from {{ cookiecutter.package_name }}.reliability.checkpoint_guard import load_checkpoint
 
     marker = tmp_path / "pwned"
     path = write_evil_checkpoint(tmp_path / "evil.ckpt", marker)

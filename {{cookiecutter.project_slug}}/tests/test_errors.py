@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from {{ cookiecutter.package_name }}.runner import main
+from {{ cookiecutter.package_name }}.cli.runner import main
 from tests.helpers import ROOT, train_subprocess
 
 CASES = {

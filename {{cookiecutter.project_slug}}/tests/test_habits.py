@@ -14,7 +14,7 @@ import yaml
 
 from tests.helpers import ROOT
 
-GUIDES = ["strategies.md", "tuning.md", "troubleshooting.md", "benchmarks.md", "errors.md"]
+GUIDES = ["own_project.md", "strategies.md", "tuning.md", "troubleshooting.md", "benchmarks.md", "errors.md"]
 
 
 def test_pre_commit_hooks_are_local_and_their_tools_installed():

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from jsonargparse import Namespace
 
-from {{ cookiecutter.package_name }}.args import prepare
+from {{ cookiecutter.package_name }}.cli.args import prepare
 from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.loggers import is_installed, place_loggers
+from {{ cookiecutter.package_name }}.tracking.loggers import is_installed, place_loggers
 from tests.helpers import QUIET, ROOT, train
 
 LOGGERS = ROOT / "configs" / "logger"
@@ -56,7 +56,7 @@ def test_tracker_runs_are_grouped_by_experiment_or_by_search(monkeypatch):
         ]
 
     monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setattr("{{ cookiecutter.package_name }}.loggers.is_installed", lambda module: True)  # grouping needs no package
+    monkeypatch.setattr("{{ cookiecutter.package_name }}.tracking.loggers.is_installed", lambda module: True)  # grouping needs no package
     wandb, mlflow = place_loggers(trackers(), Path("runs/exp/version_3"), "exp")
     assert (wandb.init_args.group, wandb.init_args.name) == ("exp", "exp/version_3")
     assert (mlflow.init_args.experiment_name, mlflow.init_args.run_name) == ("exp", "version_3")
@@ -67,7 +67,7 @@ def test_tracker_runs_are_grouped_by_experiment_or_by_search(monkeypatch):
     assert [again[0].init_args.name, again[1].init_args.run_name] == ["exp/version_5", "version_5"]
     assert again[1].init_args.tracking_uri == Path("runs/exp/version_5/mlruns").resolve().as_uri()
 
-    monkeypatch.setattr("{{ cookiecutter.package_name }}.loggers._tune_trial", lambda: ("search_1", "trial_00002"))
+    monkeypatch.setattr("{{ cookiecutter.package_name }}.tracking.loggers._tune_trial", lambda: ("search_1", "trial_00002"))
     wandb, mlflow = place_loggers(trackers(), Path("runs/tune/x/trial/version_0"), "trial")
     assert (wandb.init_args.group, wandb.init_args.name) == ("search_1", "search_1/trial_00002")
     assert (mlflow.init_args.experiment_name, mlflow.init_args.run_name) == ("search_1", "trial_00002")
@@ -86,7 +86,7 @@ def test_experiment_is_named_by_the_last_config_that_is_not_a_logger():
 def test_missing_tracker_package_exits_2_with_install_command(tmp_path):
     # A fresh process in which importing wandb fails, as where it is not installed (in-process, the parser
     # would remember WandbLogger's signature without wandb for the rest of the session).
-    code = "import sys; sys.modules['wandb'] = None; from {{ cookiecutter.package_name }}.runner import main; main(sys.argv[1:])"
+    code = "import sys; sys.modules['wandb'] = None; from {{ cookiecutter.package_name }}.cli.runner import main; main(sys.argv[1:])"
     args = ["--runs_dir", str(tmp_path / "runs"), *QUIET, *logger_config("wandb")]
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2
@@ -150,7 +150,7 @@ def test_inside_a_ray_tune_trial_runs_are_named_by_search_and_trial(tmp_path):
     from ray import tune
 
     def trial(config):
-        from {{ cookiecutter.package_name }}.loggers import _tune_trial
+        from {{ cookiecutter.package_name }}.tracking.loggers import _tune_trial
 
         search, name = _tune_trial() or ("", "")
         tune.report({"search": search, "trial": name})

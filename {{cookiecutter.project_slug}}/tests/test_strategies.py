@@ -18,11 +18,12 @@ import torch.nn.functional as F
 from pytorch_lightning.strategies import DDPStrategy
 from torch import nn
 
+from {{ cookiecutter.package_name }}.cli.runner import main, run
 from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.hardening import with_timeout
 from {{ cookiecutter.package_name }}.nets import SmallCNN
-from {{ cookiecutter.package_name }}.runner import main, run
+from {{ cookiecutter.package_name }}.reliability.hardening import with_timeout
 from {{ cookiecutter.package_name }}.strategies import ModelSplitStrategy, Pipeline
+from {{ cookiecutter.package_name }}.strategies.chain import find_chain
 from {{ cookiecutter.package_name }}.strategies.split import balanced_cuts
 from tests.helpers import train, train_subprocess
 from tests.proof_nets import MLP
@@ -106,16 +107,6 @@ def test_strategy_list_names_every_preset_with_its_hardware(capsys):
 def test_unknown_preset_names_the_valid_ones():
     with pytest.raises(UserError, match="Valid presets: " + ", ".join(PRESETS)):
         run(["--strategy", "nonsense"])
-
-
-def test_split_devices_without_model_split_is_a_one_line_error(tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--model.split_devices", "[cpu, cpu]", "--runs_dir", str(tmp_path), "--trainer.max_epochs", "1"])
-    assert exit_info.value.code == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        "error: --model.split_devices / --model.micro_batches need the model_split strategy: add --strategy "
-        "model_split (this run uses SingleDeviceStrategy)."
-    )
 
 
 # --- --plan ------------------------------------------------------------------------------------------
@@ -214,25 +205,104 @@ def test_model_split_strategy_leaves_placed_stages_where_they_are():
     from {{ cookiecutter.package_name }}.module import ImageClassifier
 
     module = ImageClassifier()
-    module.pipeline = Pipeline.cut(module.net, ["meta", "cpu"])  # meta stands in for a second device
-    module.pipeline.place()
     strategy = ModelSplitStrategy()
+    strategy.pipeline = Pipeline.cut(module.net, ["meta", "cpu"])  # meta stands in for a second device
+    strategy.pipeline.place()
     strategy._lightning_module = strategy.model = module
     strategy._root_device = torch.device("cpu")
     strategy.model_to_device()
-    first, second = module.pipeline.stages
+    first, second = strategy.pipeline.stages
     assert {p.device.type for p in first.parameters()} == {"meta"}
     assert {p.device.type for p in second.parameters()} == {"cpu"}
 
 
 @pytest.mark.slow  # over a minute on 2 cores: runs in CI's slow pass
 def test_model_split_preset_trains(tmp_path):
-    results = train(tmp_path, "--strategy", "model_split", "--trainer.max_epochs", "2", "--model.split_devices",
+    results = train(tmp_path, "--strategy", "model_split", "--trainer.max_epochs", "2", "--trainer.strategy.devices",
                     "[cpu, cpu]")  # fmt: skip
     assert results["metrics"]["test/acc"] >= 0.9
     assert results["global_step"] == 40  # one process: the whole epoch, 20 steps
     checkpoint = torch.load(results["best_checkpoint"], map_location="cpu", weights_only=True)
     assert set(checkpoint["state_dict"]) >= {"net.0.weight", "net.13.weight"}  # the unsplit net's keys
+
+
+# --- model split on modules that never imported {{ cookiecutter.package_name }} ------------------------------------------------
+
+BYO = [
+    "--data", "tests.byo.data.DigitsVectors",
+    "--checkpoint.monitor", "val_loss",
+    "--checkpoint.mode", "min",
+    "--trainer.max_epochs", "1",
+    "--trainer.limit_train_batches", "8",
+    "--trainer.limit_val_batches", "2",
+    "--trainer.limit_test_batches", "2",
+    "--trainer.logger", "false",
+]  # fmt: skip
+
+
+def _state(checkpoint: str) -> dict[str, torch.Tensor]:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_model_split_cuts_a_user_modules_sequential_and_trains_as_unsplit(tmp_path):
+    """VectorClassifier keeps its layers in ``self.model``: cut into 2 stages, 4 micro-batches, same weights."""
+    from tests.byo.models import VectorClassifier
+
+    module = VectorClassifier()
+    chain = find_chain(module)
+    stages = Pipeline.from_pieces(chain.pieces, ["cpu"] * 2).stages
+    assert chain.container is module.model and [len(stage) for stage in stages] == [1, 4]  # 2080 | 1386 parameters
+    model = ["--model", "tests.byo.models.VectorClassifier", *BYO]
+    split = train(tmp_path / "split", "--strategy", "model_split", *model)
+    plain = train(tmp_path / "plain", *model)
+    assert split["global_step"] == plain["global_step"] == 8
+    # The unsplit keys (model.0.weight, ...) and, step for step, the unsplit run's weights.
+    assert_same_weights(_state(split["last_checkpoint"]), _state(plain["last_checkpoint"]), tolerance=1e-4)
+
+
+def test_model_split_runs_named_stages_of_a_user_module(tmp_path):
+    results = train(tmp_path, "--strategy", "model_split", "--model", "tests.byo.models.EncoderHead",
+                    "--trainer.strategy.stages", "encoder,head", *BYO)  # fmt: skip
+    assert results["global_step"] == 8 and "test_acc" in results["metrics"]
+    assert set(_state(results["last_checkpoint"])) == {"encoder.0.weight", "encoder.0.bias", "head.weight", "head.bias"}
+
+
+@pytest.mark.parametrize(
+    "stages,message",
+    [
+        ([], "error: --strategy model_split: cannot split Residual: no nn.Sequential child holds its parameters; "
+             "name the children its forward runs one after another with --model_split.stages (children: inp, block, "
+             "out)."),
+        (["--trainer.strategy.stages", "inp,block,out"], "error: --model_split.stages inp,block,out: the pipelined "
+             "chain does not reproduce Residual.forward on one batch;"),
+    ],
+    ids=["no_chain", "stages_not_a_chain"],
+)  # fmt: skip
+def test_model_split_refuses_a_module_it_cannot_split_in_one_line(tmp_path, capsys, stages, message):
+    """A skip connection is not a chain: no silent single-device run, and no checkpoint."""
+    args = ["--strategy", "model_split", "--model", "tests.byo.models.Residual", *stages, *BYO]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--runs_dir", str(tmp_path / "runs"), *args])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(message), err[-1]
+    assert not list((tmp_path / "runs").rglob("*.ckpt"))
+    if not stages:  # found before Lightning's setup hooks write config.yaml: no run folder at all
+        assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_plan_estimates_a_user_module_and_says_what_it_cannot(tmp_path, capsys):
+    plan = run(["--plan", "--strategy", "fsdp", "--trainer.devices", "4", "--runs_dir", str(tmp_path),
+                "--model", "tests.byo.models.Residual", "--data", "tests.byo.data.DigitsVectors"])["plan"]  # fmt: skip
+    memory = plan["memory"]
+    assert memory["auto"]["activations"] > 0  # measured from one train batch: no example_input_array, no image_size
+    assert memory["fsdp"]["optimizer"] == pytest.approx(memory["ddp"]["optimizer"] / 4)
+    assert "model_split" not in memory
+    assert plan["not_estimated"] == [
+        "model_split: --strategy model_split: cannot split Residual: no nn.Sequential child holds its parameters; "
+        "name the children its forward runs one after another with --model_split.stages (children: inp, block, out)."
+    ]
+    assert "not estimated: model_split:" in capsys.readouterr().out
 
 
 # --- data-parallel proofs -------------------------------------------------------------------------------

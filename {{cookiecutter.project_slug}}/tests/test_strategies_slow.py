@@ -109,6 +109,32 @@ def test_fsdp_sharded_checkpoints_load_for_test_predict_and_resume(tmp_path):
     assert resumed["run_dir"] == first["run_dir"] and resumed["global_step"] == 4
 
 
+def test_fsdp_shards_a_user_module_without_configure_model(tmp_path):
+    """VectorClassifier never imported {{ cookiecutter.package_name }} and has no configure_model: the strategy shards it itself."""
+    byo = ["--model", "tests.byo.models.VectorClassifier", "--data", "tests.byo.data.DigitsVectors",
+           "--checkpoint.monitor", "val_loss", "--checkpoint.mode", "min"]  # fmt: skip
+    fsdp = ["--strategy", "fsdp", "--trainer.devices", "2", *TINY, *byo]
+    first = reported_results(train_subprocess(tmp_path, *fsdp, "--trainer.strategy.activation_checkpointing", "true"),
+                             tmp_path)  # fmt: skip
+    assert first["global_step"] == 2 and "test_acc" in first["metrics"]
+    best = Path(first["best_checkpoint"])
+    assert best.is_dir() and len(list(best.glob("*.distcp"))) == 2  # one shard per rank
+    tested = reported_results(run_stage(tmp_path, "test", "--ckpt_path", str(best)), tmp_path)
+    assert 0.0 <= tested["metrics"]["test_acc"] <= 1.0
+
+
+def test_model_split_user_module_checkpoint_tests_unsplit(tmp_path):
+    """A split run's checkpoint has the unsplit keys: ``test --ckpt_path`` loads it without the strategy."""
+    byo = ["--model", "tests.byo.models.EncoderHead", "--data", "tests.byo.data.DigitsVectors",
+           "--checkpoint.monitor", "val_loss", "--checkpoint.mode", "min"]  # fmt: skip
+    split = ["--strategy", "model_split", "--trainer.strategy.stages", "encoder,head", *TINY, *byo]
+    first = reported_results(train_subprocess(tmp_path, *split), tmp_path)
+    tested = reported_results(
+        run_stage(tmp_path, "test", "--ckpt_path", first["best_checkpoint"], "--strategy", "auto", *byo), tmp_path
+    )
+    assert tested["metrics"]["test_acc"] == pytest.approx(first["metrics"]["test_acc"])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,9 +7,9 @@ import yaml
 from pytorch_lightning import Callback
 from torch import nn
 
-from {{ cookiecutter.package_name }}.args import prepare
 from {{ cookiecutter.package_name }}.cli import build
-from {{ cookiecutter.package_name }}.paths import config_dir
+from {{ cookiecutter.package_name }}.cli.args import prepare
+from {{ cookiecutter.package_name }}.rundir import config_dir
 from {{ cookiecutter.package_name }}.troubleshoot.leak import graph_holders, steady_growth
 from tests.helpers import QUIET, train, write_image_folder
 

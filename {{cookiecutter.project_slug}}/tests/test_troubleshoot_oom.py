@@ -9,8 +9,8 @@ import pytest
 import yaml
 from pytorch_lightning import Callback
 
+from {{ cookiecutter.package_name }}.cli.runner import run
 from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.runner import run
 from {{ cookiecutter.package_name }}.troubleshoot.simulate import simulated_oom
 from tests.helpers import QUIET, train, train_subprocess
 

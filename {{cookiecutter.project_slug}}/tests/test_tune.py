@@ -10,9 +10,10 @@ import pytest
 import torch
 from pytorch_lightning import Callback
 
+from {{ cookiecutter.package_name }}.cli.runner import run as train
 from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.runner import run as train
 from {{ cookiecutter.package_name }}.tune.callback import CHECKPOINT_FILE, TuneReportCallback
+from {{ cookiecutter.package_name }}.tune.options import parse
 from {{ cookiecutter.package_name }}.tune.runner import run as tune
 from tests.helpers import QUIET, ROOT
 
@@ -52,6 +53,12 @@ def test_bad_command_line_is_one_error(args, message):
     with pytest.raises(UserError) as err:
         tune(args)
     assert message in str(err.value)
+
+
+def test_model_and_data_classes_are_train_args_not_misspelled_tune_flags():
+    options = parse(["--model", "my.Module", "--mode", "min", "--data=my.Data", "--metric", "val_loss"])
+    assert options.train_args == ["--model", "my.Module", "--data=my.Data"]
+    assert (options.metric, options.mode) == ("val_loss", "min")
 
 
 @pytest.mark.parametrize(
@@ -105,7 +112,7 @@ def test_command_line_error_exits_2_with_one_line_and_no_ray(tmp_path):
 
 def test_train_py_never_imports_ray(tmp_path):
     code = (
-        "import sys; from {{ cookiecutter.package_name }}.runner import run; "
+        "import sys; from {{ cookiecutter.package_name }}.cli.runner import run; "
         f"run(['fit', '--runs_dir', {str(tmp_path)!r}, *{TINY!r}, '--trainer.enable_progress_bar', 'false']); "
         "print('ray' in sys.modules)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from litproj.errors import UserError, did_you_mean
-from litproj.paths import config_dir
+from litproj.rundir import config_dir
 
 
 def _folder() -> Path:

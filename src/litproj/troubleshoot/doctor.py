@@ -8,7 +8,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from litproj.paths import config_dir
+from litproj.rundir import config_dir
 from litproj.troubleshoot.machine import Machine, inspect_machine
 
 _STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "bold red"}

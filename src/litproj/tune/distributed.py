@@ -27,7 +27,7 @@ def _worker_loop(loop_config: dict) -> None:
     """One Ray Train worker: the trial's train.py run, reporting through ``ray.train.report``."""
     import ray.train
 
-    from litproj.runner import run
+    from litproj.cli.runner import run
 
     setup: TrialSetup = loop_config["setup"]
     setup.enter()

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 
 from pytorch_lightning import Callback, LightningModule, Trainer
 
-from litproj.checkpointing import validation_loss
 from litproj.errors import UserError
+from litproj.reliability.checkpointing import validation_loss
 from litproj.tune.callback import not_logged_message, scalars
 from litproj.tune.space import as_overrides
 
@@ -73,8 +73,8 @@ def logged_metrics(train_args: list[str], values: dict) -> set[str] | None:
 
     Built through train.py's own path (:func:`litproj.cli.build`) into a temporary folder.
     """
-    from litproj.args import prepare
     from litproj.cli import build
+    from litproj.cli.args import prepare
 
     probe = _FirstReport()
     with tempfile.TemporaryDirectory(prefix="litproj-metric-") as folder, _quiet():

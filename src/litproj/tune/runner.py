@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from litproj.args import wants_debug
+from litproj.cli.args import wants_debug
 from litproj.errors import UserError, exit_on_user_error
 from litproj.tune import results as summary
 from litproj.tune.best_config import best_checkpoint, write_best_config

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from litproj.errors import UserError, did_you_mean
-from litproj.paths import config_dir
+from litproj.rundir import config_dir
 
 #: distribution -> number of arguments (None: a non-empty list of values)
 DISTRIBUTIONS: dict[str, int | None] = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from litproj.args import prepare
-from litproj.cli import LitCLI
+from litproj.cli.app import LitCLI
+from litproj.cli.args import prepare
 from litproj.errors import UserError
 from litproj.tune.space import as_overrides
 

@@ -1,6 +1,6 @@
 """One trial = one ``train.py fit`` run, with the sampled values as overrides and the Tune callback added.
 
-There is no training code here: the trial calls :func:`litproj.runner.run`, the function behind
+There is no training code here: the trial calls :func:`litproj.cli.runner.run`, the function behind
 ``python train.py``, so a trial trains exactly what ``python train.py --config best.yaml`` will.
 """
 
@@ -74,7 +74,7 @@ def litproj_trial(config: dict, setup: TrialSetup) -> None:
 
         fit_with_workers(config, setup, trial_id)
         return
-    from litproj.runner import run
+    from litproj.cli.runner import run
 
     callback = TuneReportCallback(setup.metric, params=config)
     with restore_args(tune.get_checkpoint()) as checkpoint_args, one_line_errors():

@@ -12,7 +12,6 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.nets import build_backbone
-from {{ cookiecutter.package_name }}.strategies.model_hooks import configure_backbone
 
 
 class ImageClassifier(LightningModule):
@@ -31,9 +30,6 @@ class ImageClassifier(LightningModule):
             to zero over the whole fit, which needs no knowledge of the epoch count in the config.
         channels_last: NHWC memory layout for the backbone (convolutions then take inputs in it too);
             faster convolutions with bf16/fp16 on tensor-core GPUs, usually slower on CPU.
-        split_devices: with ``--strategy model_split``, one device per stage (``[cuda:0, cuda:1]``);
-            ``None`` uses two stages on the accelerator.
-        micro_batches: with ``--strategy model_split``, GPipe micro-batches per batch.
     """
 
     def __init__(
@@ -48,20 +44,14 @@ class ImageClassifier(LightningModule):
         optimizer: OptimizerCallable = torch.optim.AdamW,
         scheduler: LRSchedulerCallable | None = None,
         channels_last: bool = False,
-        split_devices: list[str] | None = None,
-        micro_batches: int = 1,
     ):
         super().__init__()
         if not lr > 0 or weight_decay < 0:  # `not lr > 0` also catches NaN
             name, value = ("lr", lr) if not lr > 0 else ("weight_decay", weight_decay)
             raise UserError(f"--model.{name} must be {'> 0' if name == 'lr' else '>= 0'} (got {value}).")
-        if micro_batches < 1:  # plain int, not PositiveInt: hparams must stay loadable with weights_only=True
-            raise UserError(f"--model.micro_batches must be >= 1 (got {micro_batches}).")
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        self.split_devices, self.micro_batches = split_devices, micro_batches
-        self.pipeline = None  # set by configure_model under --strategy model_split
         self.net = build_backbone(backbone, in_channels=in_channels, num_classes=num_classes)
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -82,11 +72,8 @@ class ImageClassifier(LightningModule):
         self._train_loss_sum: torch.Tensor | float = 0.0
         self._train_samples = 0
 
-    def configure_model(self) -> None:
-        configure_backbone(self)  # shard (fsdp) or split into placed stages (model_split); else nothing
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x) if self.pipeline is None else self.pipeline(x)
+        return self.net(x)
 
     def _shared_step(self, batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
         x, y = batch
@@ -153,7 +140,7 @@ class ImageClassifier(LightningModule):
 
     @rank_zero_only
     def _log_confusion_matrix(self, matrix: torch.Tensor) -> None:
-        from {{ cookiecutter.package_name }}.plots import log_confusion_matrix
+        from {{ cookiecutter.package_name }}.tracking.plots import log_confusion_matrix
 
         names = getattr(self.trainer.datamodule, "class_names", None)
         log_confusion_matrix(self.trainer, matrix, names)

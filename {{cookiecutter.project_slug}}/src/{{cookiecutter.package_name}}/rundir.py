@@ -1,4 +1,7 @@
-"""Run directories: ``runs/<experiment>/version_<n>``, one per run, never reused except to resume.
+"""Where runs go and where configs come from: ``runs/<experiment>/version_<n>``, and the ``configs/`` folder.
+
+A run folder is created once per run and never reused except to resume. The configs folder is
+``${{ cookiecutter.package_name | upper }}_CONFIG_DIR``, the checkout's ``configs/``, or ``./configs``.
 
 Every file a run writes (TensorBoard events, checkpoints, config, results) lands in one folder, so a
 run can be copied, compared or deleted as a unit. The folder is chosen once by the launching process
@@ -89,3 +92,18 @@ def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last"
 def run_dir_of(checkpoint: Path) -> Path:
     """The run folder a checkpoint belongs to (``<run>/checkpoints/x.ckpt`` -> ``<run>``)."""
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def config_dir() -> Path:
+    """The configs folder: ``${{ cookiecutter.package_name | upper }}_CONFIG_DIR``, the repository's ``configs/``, or ``./configs``."""
+    if "{{ cookiecutter.package_name | upper }}_CONFIG_DIR" in os.environ:
+        return Path(os.environ["{{ cookiecutter.package_name | upper }}_CONFIG_DIR"])
+    repo_configs = REPO_ROOT / "configs"
+    return repo_configs if repo_configs.is_dir() else Path.cwd() / "configs"
+
+
+def default_config() -> Path:
+    return config_dir() / "default.yaml"

@@ -8,7 +8,6 @@ framework overhead, temporary buffers and fragmentation: treat it as a lower bou
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
@@ -16,8 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from torch import nn
 
-from {{ cookiecutter.package_name }}.strategies.fsdp import FullyShardedStrategy, wrap_units
-from {{ cookiecutter.package_name }}.strategies.split import Pipeline, default_devices
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.strategies.chain import find_chain
+from {{ cookiecutter.package_name }}.strategies.fsdp import FullyShardedStrategy, backbone, wrap_units
+from {{ cookiecutter.package_name }}.strategies.measure import activation_bytes, example_input, optimizer_states_per_param
+from {{ cookiecutter.package_name }}.strategies.split import ModelSplitStrategy, Pipeline, default_devices
 
 GiB = 1024**3
 CAPTION = "ddp: full replica + gradient buckets; fsdp: 1/N shards + one gathered unit; model_split: largest stage"
@@ -39,36 +41,6 @@ class DeviceMemory:
         return self.params + self.grads + self.optimizer + self.activations
 
 
-def optimizer_states_per_param(module) -> int:
-    """How many parameter-sized tensors the configured optimizer keeps (AdamW: 2, SGD with momentum: 1)."""
-    probe = nn.Parameter(torch.zeros(1000))
-    factory = getattr(module, "optimizer_factory", None)
-    if factory is None:
-        return 2
-    optimizer = factory([probe], lr=1e-3)
-    probe.grad = torch.ones_like(probe)
-    optimizer.step()
-    return sum(1 for v in optimizer.state[probe].values() if torch.is_tensor(v) and v.numel() == probe.numel())
-
-
-def activation_bytes(net: nn.Module, batch: torch.Size, bytes_per_element: int) -> dict[int, float]:
-    """Output bytes of every leaf module for one forward pass of ``batch``, keyed by ``id`` of the module."""
-    meta = copy.deepcopy(net).to("meta")
-    originals = dict(zip((id(m) for m in meta.modules()), (id(m) for m in net.modules()), strict=True))
-    sizes: dict[int, float] = {}
-
-    def record(module, inputs, output):
-        if torch.is_tensor(output):
-            sizes[originals[id(module)]] = float(output.numel() * bytes_per_element)
-
-    hooks = [m.register_forward_hook(record) for m in meta.modules() if not list(m.children())]
-    with torch.no_grad():
-        meta.train()(torch.empty(batch, device="meta"))
-    for hook in hooks:
-        hook.remove()
-    return sizes
-
-
 def _numel(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -77,11 +49,22 @@ def _within(module: nn.Module, sizes: dict[int, float]) -> float:
     return sum(sizes.get(id(m), 0.0) for m in module.modules())
 
 
-def estimate(net, batch, world: int, stages: list[str], fsdp: FullyShardedStrategy | None, states: int, act_bytes):
-    """Per-device memory for single-device, ddp, fsdp and model_split with the same per-device batch."""
-    params = _numel(net)
-    element = next(net.parameters()).element_size() if params else 4
-    sizes = activation_bytes(net, batch, act_bytes)
+def estimate(
+    module: nn.Module,
+    sample: torch.Tensor | None,
+    world: int,
+    split: Pipeline | None,
+    fsdp: FullyShardedStrategy | None,
+    states: int,
+    act_bytes: int,
+) -> list[DeviceMemory]:
+    """Per-device memory for single-device, ddp, fsdp and (given a ``split``) model_split, same batch per device.
+
+    ``sample`` is a meta tensor shaped like one batch's input (``None``: activations not counted).
+    """
+    params = _numel(module)
+    element = next(module.parameters()).element_size() if params else 4
+    sizes = activation_bytes(module, sample, act_bytes) if sample is not None else {}
     activations = sum(sizes.values())
     weights = params * element
     rows = [
@@ -90,23 +73,39 @@ def estimate(net, batch, world: int, stages: list[str], fsdp: FullyShardedStrate
         DeviceMemory("ddp", world, weights, 2 * weights, states * weights, activations),
     ]
     policy = fsdp.wrap_policy if fsdp is not None else "children"
-    units = wrap_units(net, policy)
+    units = wrap_units(backbone(module) or module, policy)  # what FullyShardedStrategy wraps
     largest = max((_numel(u) for u in units), default=params) * element
     shard = weights / world
     fsdp_acts = activations
-    if fsdp is not None and fsdp.activation_checkpointing and units:
+    if fsdp is not None and fsdp.activation_checkpointing and units and sizes:
         # A checkpointed unit keeps only its output (its last layer's); one unit's internals are rebuilt at a time.
         outputs = sum(sizes.get(id(list(u.modules())[-1]), 0.0) for u in units)
         fsdp_acts += outputs + max(_within(u, sizes) for u in units) - sum(_within(u, sizes) for u in units)
     # A gathered unit's full parameters (and, in backward, its full gradients) exist briefly on every rank.
     rows.append(DeviceMemory("fsdp", world, shard + largest, shard + largest, states * shard, fsdp_acts))
-    pipeline = Pipeline.cut(net, stages)
-    loads = [(_numel(stage) * element, _within(stage, sizes)) for stage in pipeline.stages]
-    stage_weights, stage_acts = max(loads, key=lambda load: load[0] * (2 + states) + load[1])
-    rows.append(
-        DeviceMemory("model_split", len(stages), stage_weights, stage_weights, states * stage_weights, stage_acts)
-    )
+    if split is not None:
+        loads = [[_numel(stage) * element, _within(stage, sizes)] for stage in split.stages]
+        staged = sum(_numel(stage) for stage in split.stages)
+        loads[0][0] += (params - staged) * element  # the rest of the module lives on the first stage's device
+        stage_weights, stage_acts = max(loads, key=lambda load: load[0] * (2 + states) + load[1])
+        rows.append(
+            DeviceMemory(
+                "model_split", len(split.stages), stage_weights, stage_weights, states * stage_weights, stage_acts
+            )
+        )
     return rows
+
+
+def model_split(module: nn.Module, init) -> tuple[Pipeline | None, str | None]:
+    """The stages ModelSplitStrategy would cut (its ``stages`` and ``devices`` when it is the chosen strategy)."""
+    stages = init.stages if isinstance(init, ModelSplitStrategy) else None
+    devices = init.devices if isinstance(init, ModelSplitStrategy) else None
+    try:
+        chain = find_chain(module, stages)
+        devices = devices or default_devices("cpu", len(stages) if stages else 2)
+        return Pipeline.from_pieces(chain.pieces, devices), None
+    except UserError as err:
+        return None, f"model_split: {err}"
 
 
 def _strategy_name(strategy) -> str:
@@ -130,7 +129,9 @@ def _world_size(devices, accelerator: str, num_nodes: int) -> int:
 
 
 def _bytes(value: float) -> str:
-    return f"{value / GiB:.2f} GiB" if value >= GiB else f"{value / 2**20:.1f} MiB"
+    if value >= GiB:
+        return f"{value / GiB:.2f} GiB"
+    return f"{value / 2**20:.1f} MiB" if value >= 2**20 else f"{value / 1024:.1f} KiB"
 
 
 def print_plan(cli, console: Console | None = None) -> dict:
@@ -140,25 +141,35 @@ def print_plan(cli, console: Console | None = None) -> dict:
     init = cli.config_init.trainer.strategy
     strategy = _strategy_name(init)
     world = _world_size(trainer.devices, trainer.accelerator, trainer.num_nodes)
-    batch = getattr(data, "batch_size", 1)
-    shape = torch.Size([batch, getattr(data, "in_channels", 3), data.image_size, data.image_size])
     precision = str(trainer.precision or "32-true")
     act_bytes = 2 if ("16" in precision) else 4
-    stages = getattr(module, "split_devices", None) or default_devices("cpu")
-    net = getattr(module, "net", module)
+    sample, sample_note = example_input(module, data)
+    split, split_note = model_split(module, init)
+    states = optimizer_states_per_param(module)
     fsdp = init if isinstance(init, FullyShardedStrategy) else None
-    rows = estimate(net, shape, world, [str(s) for s in stages], fsdp, optimizer_states_per_param(module), act_bytes)
+    try:
+        rows = estimate(module, sample, world, split, fsdp, 2 if states is None else states, act_bytes)
+    except Exception as err:  # a forward that cannot run on the meta device (it reads values, say)
+        if sample is None:
+            raise
+        sample_note = f"activations: the forward failed on the meta device ({type(err).__name__}: {err})"
+        rows = estimate(module, None, world, split, fsdp, 2 if states is None else states, act_bytes)
+    batch = int(sample.shape[0]) if sample is not None else getattr(data, "batch_size", "?")
+    processes = world if strategy != "model_split" else 1
     settings = {
         "strategy": strategy if isinstance(init, str) else f"{strategy} ({type(init).__name__})",
         "accelerator": trainer.accelerator,
         "devices per node": str(trainer.devices),
         "num_nodes": trainer.num_nodes,
-        "world size (processes)": world if strategy != "model_split" else 1,
+        "world size (processes)": processes,
         "precision": precision,
         "max_epochs": trainer.max_epochs,
-        "batch per device / global": f"{batch} / {batch * (world if strategy != 'model_split' else 1)}",
-        "backbone parameters": f"{_numel(net):,}",
+        "batch per device / global": f"{batch} / {batch * processes if isinstance(batch, int) else '?'}",
+        "parameters": f"{_numel(module):,}",
     }
+    notes = [note for note in (sample_note, split_note) if note]
+    if states is None:
+        notes.append("optimizer: assumed 2 states per parameter (AdamW); configure_optimizers could not be probed")
     console = console or Console(width=max(100, Console().width))  # the memory table needs ~90 columns
     table = Table(title="resolved trainer settings", show_header=False)
     table.add_column(style="bold cyan")
@@ -177,6 +188,12 @@ def print_plan(cli, console: Console | None = None) -> dict:
             row.strategy + marker, str(row.devices), *(_bytes(v) for v in values), style="bold" if marker else None
         )
     console.print(memory)
+    for note in notes:
+        console.print(f"not estimated: {note}", markup=False, soft_wrap=True)
     return {
-        "plan": {"settings": settings, "memory": {row.strategy: row.__dict__ | {"total": row.total} for row in rows}}
+        "plan": {
+            "settings": settings,
+            "memory": {row.strategy: row.__dict__ | {"total": row.total} for row in rows},
+            "not_estimated": notes,
+        }
     }

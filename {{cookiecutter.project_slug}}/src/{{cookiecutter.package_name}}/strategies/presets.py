@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
-from {{ cookiecutter.package_name }}.paths import config_dir
+from {{ cookiecutter.package_name }}.rundir import config_dir
 
 
 def _folder() -> Path:

@@ -1,4 +1,4 @@
-"""Manual model parallelism: cut a backbone into stages on listed devices and pipeline micro-batches.
+"""Manual model parallelism: cut a chain of modules into stages on listed devices and pipeline micro-batches.
 
 A network too large for one device is cut into consecutive stages, each placed on its own device;
 activations cross devices between stages. Run naively, only one device works at a time. GPipe splits
@@ -7,8 +7,9 @@ works on chunk 1 while stage 1 works on chunk 2; the idle share (the "bubble") f
 ``(S-1)/S`` to ``(S-1)/(M+S-1)`` for ``S`` stages and ``M`` micro-batches. CUDA launches are
 asynchronous, so a single Python process keeps all GPUs busy; on CPU the stages run one after another.
 
-Lightning moves the whole model to one device after ``configure_model``;
-:class:`ModelSplitStrategy` leaves the placed stages where they are.
+:class:`ModelSplitStrategy` finds the chain in any LightningModule (:mod:`{{ cookiecutter.package_name }}.strategies.chain`),
+replaces the chain's forward with a :class:`Pipeline`, and leaves the placed stages where they are
+(Lightning would move the whole model to one device).
 """
 
 from __future__ import annotations
@@ -18,21 +19,7 @@ from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
 
 from {{ cookiecutter.package_name }}.errors import UserError
-
-
-def segments(net: nn.Module) -> list[nn.Module]:
-    """The smallest pieces ``net`` can be cut into, in forward order.
-
-    A net declares them with a ``pipeline_stages()`` method; an ``nn.Sequential`` is cut between children.
-    """
-    if hasattr(net, "pipeline_stages"):
-        return list(net.pipeline_stages())
-    if isinstance(net, nn.Sequential):
-        return list(net)
-    raise UserError(
-        f"--model.split_devices: backbone {type(net).__name__} cannot be split; make it an nn.Sequential "
-        "or give it a pipeline_stages() method returning its stages in forward order."
-    )
+from {{ cookiecutter.package_name }}.strategies.chain import Chain, find_chain, sample_input, segments
 
 
 def balanced_cuts(sizes: list[int], parts: int) -> list[int]:
@@ -66,10 +53,17 @@ class Pipeline:
     @classmethod
     def cut(cls, net: nn.Module, devices: list[str | torch.device], micro_batches: int = 1) -> Pipeline:
         """Cut ``net`` into ``len(devices)`` stages balanced by parameter count."""
-        pieces = segments(net)
+        return cls.from_pieces(segments(net), devices, micro_batches)
+
+    @classmethod
+    def from_pieces(
+        cls, pieces: list[nn.Module], devices: list[str | torch.device], micro_batches: int = 1
+    ) -> Pipeline:
+        """Group ``pieces`` (in forward order) into ``len(devices)`` consecutive stages balanced by parameter count."""
         if len(pieces) < len(devices):
             raise UserError(
-                f"--model.split_devices: {len(devices)} devices but the backbone has only {len(pieces)} pieces."
+                f"--trainer.strategy.devices: {len(devices)} devices but the model splits into only {len(pieces)} "
+                "pieces; list fewer devices."
             )
         sizes = [sum(p.numel() for p in piece.parameters()) for piece in pieces]
         cuts = [*balanced_cuts(sizes, len(devices)), len(pieces)]
@@ -103,7 +97,7 @@ class Pipeline:
 
 
 def default_devices(accelerator_type: str, stages: int = 2) -> list[str]:
-    """Two stages on the accelerator: ``cpu, cpu`` on CPU; ``cuda:0, cuda:1`` (or ``cuda:0`` twice) on GPU."""
+    """``stages`` stages on the accelerator: ``cpu, cpu`` on CPU; ``cuda:0, cuda:1`` (or ``cuda:0`` twice) on GPU."""
     if accelerator_type == "cuda":
         count = max(1, torch.cuda.device_count())
         return [f"cuda:{i % count}" for i in range(stages)]
@@ -116,45 +110,107 @@ def _move_unplaced(module: nn.Module, placed: set[int], device: torch.device) ->
     if not any(id(m) in placed for m in module.modules()):
         module.to(device)
         return
-    module._apply(lambda t: t.to(device), recurse=False)  # the module's own tensors, not its children's
+    _move_own_tensors(module, device)
     for child in module.children():
         _move_unplaced(child, placed, device)
 
 
-class ModelSplitStrategy(SingleDeviceStrategy):
-    """One process; the model's stages stay on the devices they were placed on.
+def _move_own_tensors(module: nn.Module, device: torch.device) -> None:
+    """The module's own parameters (in place, as ``Module.to`` does) and buffers, not its children's."""
+    with torch.no_grad():
+        for _, param in module.named_parameters(recurse=False):
+            param.data = param.data.to(device)
+            if param.grad is not None:
+                param.grad = param.grad.to(device)
+        for name, buffer in module.named_buffers(recurse=False):
+            setattr(module, name, buffer.to(device))  # stays a buffer, persistent or not
 
-    The root device (where batches and metrics live) is the first stage's device, taken from the
-    module's ``split_devices`` (or the accelerator's default pair).
+
+def _names(stages: list[str] | str | None) -> list[str] | None:
+    """``encoder,head`` (the flag's form) or ``[encoder, head]`` (YAML's) -> ``["encoder", "head"]``."""
+    if stages is None:
+        return None
+    names = [s.strip() for s in (stages.split(",") if isinstance(stages, str) else stages) if s.strip()]
+    if not names:
+        raise UserError("--model_split.stages: empty; name the module's children in forward order (encoder,head).")
+    return names
+
+
+class ModelSplitStrategy(SingleDeviceStrategy):
+    """One process; any LightningModule's chain of children cut into stages that stay where they are placed.
+
+    Which chain (:func:`~{{ cookiecutter.package_name }}.strategies.chain.find_chain`): the children named by ``stages``, else the
+    single ``nn.Sequential`` child holding (nearly) all parameters. Before the first stage runs, one batch
+    checks that the pipelined module gives the outputs of the module as written. The root device (where
+    batches, the loss and metrics live) is the first stage's device.
+
+    Args:
+        devices: one device per stage (``[cuda:0, cuda:1]``); ``None``: one stage per name in ``stages``
+            (else two stages) on the accelerator.
+        micro_batches: GPipe micro-batches per batch (1: stages run one batch after another).
+        stages: names of the module's children that its forward runs one after another, in order
+            (``encoder,head`` or a list); ``None`` cuts the one ``nn.Sequential`` child holding the parameters.
     """
 
     strategy_name = "model_split"
 
-    def __init__(self, checkpoint_io=None, precision_plugin=None) -> None:
+    def __init__(
+        self,
+        devices: list[str] | None = None,
+        micro_batches: int = 1,
+        stages: list[str] | str | None = None,
+        checkpoint_io=None,
+        precision_plugin=None,
+    ) -> None:
         super().__init__(device="cpu", checkpoint_io=checkpoint_io, precision_plugin=precision_plugin)
+        if micro_batches < 1:
+            raise UserError(f"--trainer.strategy.micro_batches must be >= 1 (got {micro_batches}).")
+        self.devices = list(devices) if devices else None
+        self.micro_batches = micro_batches
+        self.stages = _names(stages)
+        self.pipeline: Pipeline | None = None
+        self._chain: Chain | None = None
+        self._first_stage: torch.device | None = None
 
-    def stage_devices(self, module: nn.Module) -> list[str]:
-        """The devices the module asked for, or two stages on this strategy's accelerator."""
-        requested = getattr(module, "split_devices", None)
-        if requested:
-            return list(requested)
+    def stage_devices(self) -> list[str]:
+        """The devices asked for, or one stage per named stage (two without names) on the accelerator."""
+        if self.devices:
+            return self.devices
         kind = "cuda" if type(self.accelerator).__name__ == "CUDAAccelerator" else "cpu"
-        return default_devices(kind)
+        return default_devices(kind, len(self.stages) if self.stages else 2)
 
     def connect(self, model) -> None:
         super().connect(model)
-        self._root_device = torch.device(self.stage_devices(model)[0])
+        if self._chain is None or self._chain.owner is not model:
+            # Before Lightning's setup hooks write anything: a module that cannot be split leaves no run behind.
+            self._chain = find_chain(model, self.stages)
+            self.pipeline = Pipeline.from_pieces(self._chain.pieces, self.stage_devices(), self.micro_batches)
+        self._first_stage = torch.device(self.stage_devices()[0])
+
+    @property
+    def root_device(self) -> torch.device:
+        """The first stage's device once the model is connected (where the batch goes), else the base's."""
+        return self._first_stage if self._first_stage is not None else super().root_device
+
+    def setup(self, trainer) -> None:
+        assert self._chain is not None and self.pipeline is not None
+        if not self._chain.installed:
+            self._chain.install(self.pipeline, sample_input(trainer))
+        self.pipeline.place()
+        super().setup(trainer)
 
     def model_to_device(self) -> None:
-        pipeline = getattr(self.lightning_module, "pipeline", None)
-        placed = pipeline.modules() if pipeline is not None else set()
+        placed = self.pipeline.modules() if self.pipeline is not None else set()
         _move_unplaced(self.model, placed, self.root_device)
 
 
-def split_module(module: nn.Module, net: nn.Module, strategy: ModelSplitStrategy) -> Pipeline:
-    """Cut ``net`` (the module's backbone) and place its stages; repeated calls re-place the same stages."""
-    pipeline = getattr(module, "pipeline", None)
-    if pipeline is None:
-        pipeline = Pipeline.cut(net, strategy.stage_devices(module), getattr(module, "micro_batches", 1))
-    pipeline.place()
-    return pipeline
+def apply_stages_flag(config) -> None:
+    """Hand ``--model_split.stages a,b`` (the CLI's short form) to the model_split strategy's ``stages``."""
+    stages = getattr(getattr(config, "model_split", None), "stages", None)
+    if stages is None:
+        return
+    strategy = config.trainer.strategy
+    if not str(getattr(strategy, "class_path", "")).endswith("ModelSplitStrategy"):
+        raise UserError(f"--model_split.stages {stages}: needs --strategy model_split (this run: {strategy}).")
+    strategy.init_args.stages = stages
+    config.model_split.stages = None  # config.yaml keeps it in one place: a later `test --strategy auto` loads it

@@ -8,7 +8,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from {{ cookiecutter.package_name }}.paths import config_dir
+from {{ cookiecutter.package_name }}.rundir import config_dir
 from {{ cookiecutter.package_name }}.troubleshoot.machine import Machine, inspect_machine
 
 _STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "bold red"}

@@ -29,7 +29,8 @@ _KNOWN: list[tuple[re.Pattern, Explanation]] = [
             "CUDA out of memory",
             "the batch, the model or memory kept from earlier steps no longer fits on the GPU.",
             "let {{ cookiecutter.package_name }} shrink the batch (--oom_recovery true), or find one that fits (--find_batch_size power); "
-            "halve --data.batch_size and double --trainer.accumulate_grad_batches by hand; train in "
+            "halve --data.batch_size and double --trainer.accumulate_grad_batches by hand (automatic optimization "
+            "only); train in "
             "--trainer.precision bf16-mixed or 16-mixed; check the leak detector's warnings for tensors kept "
             "across steps; PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True helps when memory is fragmented.",
         ),
@@ -41,7 +42,8 @@ _KNOWN: list[tuple[re.Pattern, Explanation]] = [
             "a kernel hit an invalid index, almost always a class label outside [0, num_classes) reaching "
             "the loss (or an index beyond an embedding); CUDA reports it later, at an unrelated line.",
             "rerun with CUDA_LAUNCH_BLOCKING=1 to see the real line, or on the CPU (--trainer.accelerator cpu), "
-            "which names the bad target; check that --model.num_classes covers every label.",
+            "which names the bad target; check that the model's number of classes (--model.num_classes for "
+            "{{ cookiecutter.package_name }}'s ImageClassifier) covers every label.",
         ),
     ),
     (
@@ -49,7 +51,8 @@ _KNOWN: list[tuple[re.Pattern, Explanation]] = [
         Explanation(
             "label out of range",
             "a class label is negative or not smaller than the number of classes the model predicts.",
-            "fix the labels, or set --model.num_classes to cover them ({{ cookiecutter.package_name }}'s datamodules check this).",
+            "fix the labels, or give the model's output layer a class for each of them (--model.num_classes for "
+            "{{ cookiecutter.package_name }}'s ImageClassifier; {{ cookiecutter.package_name }}'s datamodules check labels before training).",
         ),
     ),
     (
@@ -78,9 +81,11 @@ _KNOWN: list[tuple[re.Pattern, Explanation]] = [
         Explanation(
             "shape mismatch in a Linear layer",
             "the features reaching a Linear layer (mat1's columns) differ from its in_features (mat2's rows): "
-            "the images have another size or channel count than the network was built for.",
-            "run `python train.py --summary` to see every layer's shapes; use a backbone that pools "
-            "adaptively, or build the Linear for the real feature count (nn.LazyLinear infers it).",
+            "the inputs (images of another size or channel count, vectors of another length) differ from what "
+            "the network was built for.",
+            "run `python train.py --summary` to see every layer's shapes (set example_input_array in your "
+            "module to get them); use a backbone that pools adaptively, or build the Linear for the real feature "
+            "count (nn.LazyLinear infers it).",
         ),
     ),
 ]

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
-from lightning_utilities.core.rank_zero import rank_zero_only
 from pytorch_lightning import Callback
 
+from {{ cookiecutter.package_name }}.errors import say
 
-@rank_zero_only
-def say(message: str, level: str = "note") -> None:
-    """One line on stderr from rank 0 (``note: ...`` / ``warning: ...``); a live rich progress bar keeps it above."""
-    print(f"{level}: {message}", file=sys.stderr, flush=True)
+__all__ = ["RunNotes", "run_notes", "say"]
 
 
 class RunNotes(Callback):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import torch
+from pytorch_lightning.utilities.data import extract_batch_size
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from torch import nn
 
 #: bytes per sample used to word the message like PyTorch's own (the size is made up; the batch is real).
@@ -10,15 +12,12 @@ _BYTES_PER_SAMPLE = 4 * 2**20
 
 
 def batch_length(batch) -> int | None:
-    """Samples in a batch: the first dimension of its first tensor (``(x, y)`` tuples, dicts or a bare tensor)."""
-    if isinstance(batch, torch.Tensor):
-        return batch.shape[0] if batch.dim() else None
-    values = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (list, tuple)) else []
-    for value in values:
-        found = batch_length(value)
-        if found is not None:
-            return found
-    return None
+    """Samples in a batch by Lightning's own rule (the one ``self.log`` uses): the first dimension of the
+    first tensor in a tensor, ``(x, y)`` tuple, ``{"x", "y"}`` dict or dataclass; None when it holds no tensor."""
+    try:
+        return extract_batch_size(batch)
+    except (MisconfigurationException, RecursionError):
+        return None
 
 
 def simulated_oom(samples: int, limit: int) -> torch.cuda.OutOfMemoryError:
@@ -39,9 +38,11 @@ def install_simulated_oom(model: nn.Module, max_samples: int) -> list:
     whether the step calls ``self(x)`` or ``self.net(x)``, meets the limit. Returns the hook handles.
     """
 
-    def check(module: nn.Module, args) -> None:
-        samples = batch_length(args)
+    def check(module: nn.Module, args: tuple, kwargs: dict) -> None:
+        # The first input is the batch (``self(x)``, ``self(batch)``, ``self(x=x)``); later ones may be masks or flags.
+        inputs = (*args, *kwargs.values())
+        samples = batch_length(inputs[0]) if inputs else None
         if samples is not None and samples > max_samples:
             raise simulated_oom(samples, max_samples)
 
-    return [m.register_forward_pre_hook(check) for m in (model, *model.children())]
+    return [m.register_forward_pre_hook(check, with_kwargs=True) for m in (model, *model.children())]

@@ -5,11 +5,42 @@ from __future__ import annotations
 from pathlib import Path
 
 from pytorch_lightning.tuner import Tuner
+from pytorch_lightning.utilities.parsing import lightning_hasattr
 
 from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.troubleshoot.batch import require_batch_size, set_batch_size
 from {{ cookiecutter.package_name }}.troubleshoot.report import RunNotes, say
 
 _LR_STEPS = 100
+#: the names Lightning's finder looks for, in its order (an attribute of the module or a hyperparameter).
+_LR_NAMES = ("lr", "learning_rate")
+_NO_BATCH = "to tune; give it an int `batch_size` its dataloaders read."
+
+
+def check_finders(model, datamodule, find_batch_size: str | None, find_lr: bool) -> str | None:
+    """Refuse a finder that cannot work on this module or DataModule before anything runs.
+
+    Returns:
+        The name of the learning rate the lr finder sets (``lr`` or ``learning_rate``), when ``find_lr``.
+
+    Raises:
+        UserError: no int ``batch_size`` on the DataModule; no ``lr``/``learning_rate`` on the module; manual
+            optimization (Lightning steps the finder's lr schedule only under automatic optimization).
+    """
+    if find_batch_size:
+        require_batch_size(datamodule, "--find_batch_size", _NO_BATCH)
+    if not find_lr:
+        return None
+    name = type(model).__name__
+    if not model.automatic_optimization:
+        raise UserError(
+            f"--find_lr: {name} optimizes manually (automatic_optimization = False), and Lightning's learning-rate "
+            "finder changes the lr only under automatic optimization; choose the lr by hand."
+        )
+    for attr in _LR_NAMES:
+        if lightning_hasattr(model, attr):
+            return attr
+    raise UserError(f"--find_lr: {name} needs an `lr` or `learning_rate` attribute or hyperparameter.")
 
 
 def find_batch_size(trainer, model, datamodule, mode: str, max_val: int, notes: RunNotes) -> int:
@@ -18,20 +49,22 @@ def find_batch_size(trainer, model, datamodule, mode: str, max_val: int, notes: 
     A CPU never reports running out of memory, so the search also stops at ``max_val`` and at the size
     of the training set (Lightning stops once a batch would hold the whole set).
     """
-    before = getattr(datamodule, "batch_size", None)
-    if not isinstance(before, int):
-        raise UserError(f"--find_batch_size: {type(datamodule).__name__} has no batch_size attribute to tune.")
+    before = require_batch_size(datamodule, "--find_batch_size", _NO_BATCH)
     found = Tuner(trainer).scale_batch_size(
         model, datamodule=datamodule, mode=mode, max_val=max_val, steps_per_trial=3, init_val=2
     )
-    datamodule.batch_size = found
+    found = int(found if found is not None else before)  # None only under fast_dev_run, which skips the search
+    set_batch_size(datamodule, found)
     say(f"batch-size finder ({mode}): batch size {found} (configured: {before}); training with it.")
     notes.add("batch_size_finder", summary=f"{mode}: {found} (configured {before})", mode=mode, batch_size=found)
     return found
 
 
-def find_lr(trainer, model, datamodule, run_dir: Path, notes: RunNotes) -> float | None:
-    """Run Lightning's learning-rate range test, train with its suggestion, and save the plot as ``lr_find.png``."""
+def find_lr(trainer, model, datamodule, run_dir: Path, notes: RunNotes, attr: str = "lr") -> float | None:
+    """Run Lightning's learning-rate range test, train with its suggestion, and save the plot as ``lr_find.png``.
+
+    ``attr`` (from :func:`check_finders`) is the attribute or hyperparameter the suggestion is written to.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,14 +74,13 @@ def find_lr(trainer, model, datamodule, run_dir: Path, notes: RunNotes) -> float
     # The range test needs its steps even when --trainer.max_epochs allows fewer (an epoch has at least one step).
     trainer.fit_loop.max_epochs = max(max_epochs, _LR_STEPS)
     try:
-        finder = Tuner(trainer).lr_find(model, datamodule=datamodule, num_training=_LR_STEPS, update_attr=True)
-    except AttributeError as err:
-        raise UserError(
-            f"--find_lr: {type(model).__name__} needs an `lr` or `learning_rate` attribute or hyperparameter."
-        ) from err
+        finder = Tuner(trainer).lr_find(
+            model, datamodule=datamodule, num_training=_LR_STEPS, update_attr=True, attr_name=attr
+        )
     finally:
         trainer.fit_loop.max_epochs = max_epochs
     suggestion = finder.suggestion() if finder is not None else None
+    suggestion = float(suggestion) if suggestion is not None else None
     plot = Path(run_dir) / "lr_find.png"
     if finder is not None:
         fig = finder.plot(suggest=suggestion is not None)
@@ -58,11 +90,12 @@ def find_lr(trainer, model, datamodule, run_dir: Path, notes: RunNotes) -> float
     if suggestion is None:
         say("learning-rate finder: no clear suggestion (the loss never fell steadily); keeping the configured lr.")
     else:
-        say(f"learning-rate finder: lr {suggestion:.3g}; training with it (plot: {plot}).")
+        say(f"learning-rate finder: {attr} {suggestion:.3g}; training with it (plot: {plot}).")
     notes.add(
         "lr_finder",
-        summary=f"lr {suggestion:.3g} (plot: {plot.name})" if suggestion else "no suggestion",
+        summary=f"{attr} {suggestion:.3g} (plot: {plot.name})" if suggestion else "no suggestion",
         lr=suggestion,
+        attribute=attr,
         plot=str(plot) if plot.is_file() else None,
     )
     return suggestion

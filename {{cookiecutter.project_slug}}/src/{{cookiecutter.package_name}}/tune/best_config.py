@@ -21,7 +21,7 @@ def write_best_config(plan, best: TrialRow) -> Path:
     Dumping the parsed config (rather than copying the trial's saved ``config.yaml``) leaves out what
     only a trial needs: its run folder, the progress bar it turned off, the CPU accelerator of CPU trials.
     """
-    cli = parse_train_args(plan.options.train_args, best.values)
+    cli = parse_train_args(plan.train_args, best.values)
     value = f"{best.best:.4f}" if best.best is not None else "-"
     header = (
         f"Best trial {best.trial_id} of {plan.options.search} + {plan.scheduler} search {plan.search_dir}\n"

@@ -17,10 +17,22 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from {{ cookiecutter.package_name }}.errors import UserError
 
 CHECKPOINT_FILE = "checkpoint.ckpt"
+#: The words every missing-metric error carries (a search ends at the first trial that fails with them).
+NOT_LOGGED = "the model never logs it"
 
 
-def _scalars(trainer: Trainer) -> dict[str, float]:
+def scalars(trainer: Trainer) -> dict[str, float]:
+    """The trainer's single-number metrics: what a trial reports to Ray."""
     return {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 0)() == 1}
+
+
+def not_logged_message(metric: str, logged) -> str:
+    """One line naming the metric, the metrics the model does log, and the flags that choose another."""
+    names = ", ".join(sorted(logged)) or "none"
+    return (
+        f"--metric {metric}: {NOT_LOGGED} (logged: {names}). "
+        "Pass tune.py --metric NAME --mode min|max, or log it with self.log in validation_step."
+    )
 
 
 class TuneReportCallback(Callback):
@@ -53,13 +65,9 @@ class TuneReportCallback(Callback):
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return  # two batches of an untrained model say nothing about the trial
-        metrics = _scalars(trainer)
+        metrics = scalars(trainer)
         if self.metric not in metrics:
-            logged = ", ".join(sorted(metrics)) or "none"
-            raise UserError(
-                f"--metric {self.metric}: the model never logs it (logged: {logged}). "
-                "Pass --metric NAME, or log it with self.log in validation_step."
-            )
+            raise UserError(not_logged_message(self.metric, metrics))
         metrics.update(epoch=trainer.current_epoch + 1, step=trainer.global_step, run_dir=trainer.default_root_dir)
         if trainer.is_global_zero:
             _log_hparams(trainer, self.params, {self.metric: metrics[self.metric]})
@@ -98,14 +106,10 @@ def apply_hparams_to_optimizers(trainer: Trainer, pl_module: LightningModule) ->
 
 
 def _log_hparams(trainer: Trainer, params: dict, metrics: dict[str, float]) -> None:
-    """Write the trial's values into TensorBoard's HParams view (the metric's curve is already logged)."""
-    from torch.utils.tensorboard.summary import hparams
-
+    """Write the trial's values into TensorBoard's HParams view (Lightning's public ``log_hyperparams``)."""
     values = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()}
     if not values:
         return
     for logger in trainer.loggers:
         if isinstance(logger, TensorBoardLogger):
-            writer = logger.experiment._get_file_writer()
-            for summary in hparams(values, metrics):
-                writer.add_summary(summary, trainer.global_step)
+            logger.log_hyperparams(values, metrics=metrics, step=trainer.global_step)

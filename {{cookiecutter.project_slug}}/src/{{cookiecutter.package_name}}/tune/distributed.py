@@ -27,7 +27,7 @@ def _worker_loop(loop_config: dict) -> None:
     """One Ray Train worker: the trial's train.py run, reporting through ``ray.train.report``."""
     import ray.train
 
-    from {{ cookiecutter.package_name }}.runner import run
+    from {{ cookiecutter.package_name }}.cli.runner import run
 
     setup: TrialSetup = loop_config["setup"]
     setup.enter()

@@ -69,7 +69,8 @@ def _parser() -> ArgumentParser:
 
 
 def _flag_names(parser: ArgumentParser) -> set[str]:
-    return {s for s in parser._option_string_actions if s.startswith("--") and s not in ("--help", "--print_config")}
+    """``--search``, ``--scheduler``, ...: one flag per default (public API; the help flags have none)."""
+    return {f"--{key}" for key in parser.get_defaults().keys()}  # noqa: SIM118 (a Namespace has no __iter__)
 
 
 def split_argv(argv: list[str], own: set[str]) -> tuple[list[str], list[str]]:
@@ -121,5 +122,9 @@ def _reject_misspelled_flags(rest: list[str], own: set[str]) -> None:
                 raise UserError(f"unknown option {name}.{hint} See python tune.py --help.")
 
 
-#: train.py's top-level flags (no dot), which tune.py passes through to every trial.
-_TRAIN_TOP_LEVEL = {"--seed_everything", "--seed", "--strategy", "--name", "--runs_dir", "--debug", "--config"}
+#: train.py's top-level flags (no dot), which tune.py passes through to every trial; ``--model X`` names
+#: the user's own class (and is not a misspelled ``--mode``).
+_TRAIN_TOP_LEVEL = {
+    "--seed_everything", "--seed", "--strategy", "--name", "--runs_dir", "--debug", "--config", "--model", "--data",
+    "--trainer", "--checkpoint", "--optimizer", "--lr_scheduler", "--plan", "--trust_checkpoint", "--dist_timeout",
+}  # fmt: skip

@@ -7,12 +7,14 @@ train.py's own parser), resources and budget: a search that would fail in every 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.rundir import new_run_dir
 from {{ cookiecutter.package_name }}.tune import space as spaces
+from {{ cookiecutter.package_name }}.tune.metric import choose_metric, logged_metrics
 from {{ cookiecutter.package_name }}.tune.options import TuneOptions
 from {{ cookiecutter.package_name }}.tune.schedulers import resolve_scheduler
 from {{ cookiecutter.package_name }}.tune.searchers import check_searcher, check_searcher_packages
@@ -38,6 +40,11 @@ class Plan:
     runs_dir: str = "runs"
     name: str | None = None
     search_dir: Path | None = None
+
+    @property
+    def train_args(self) -> list[str]:
+        """The user's train.py overrides, with the checkpoint kept by the search's metric (trials, best.yaml)."""
+        return [*self.options.train_args, "--checkpoint.monitor", self.metric, "--checkpoint.mode", self.mode]
 
     @property
     def enumerates_grid(self) -> bool:
@@ -72,7 +79,8 @@ def make_plan(options: TuneOptions) -> Plan:
     check_searcher_packages(options.search)
     space_path = Path(options.space) if options.space else spaces.default_space_path(options.search, scheduler)
     space = spaces.load_space(space_path)
-    cli = check_train_args(options.train_args, spaces.example_values(space), space_path)
+    examples = spaces.example_values(space)
+    cli = check_train_args(options.train_args, examples, space_path)
     config = cli.config
     max_epochs = config.trainer.max_epochs
     if max_epochs is None or max_epochs < 1:
@@ -81,17 +89,28 @@ def make_plan(options: TuneOptions) -> Plan:
     if options.search == "grid":
         space = spaces.for_grid(space, str(space_path), num_samples, config.seed_everything)
         num_samples = 1
+    resources = parse_resources(options.trial_resources)
+    # Last, as the only slow check: a one-batch dry run shows which metrics a trial will report.
+    logged = logged_metrics(options.train_args, examples[0] if examples else {})
+    default_monitor = cli.parser.get_default("checkpoint.monitor")
+    metric, mode = choose_metric(options.metric, options.mode, config.checkpoint, default_monitor, logged)
+    if metric != (options.metric or config.checkpoint.monitor):
+        print(
+            f"note: the model does not log {config.checkpoint.monitor}; the search optimises {metric} ({mode}) "
+            "instead (--metric and --mode choose).",
+            file=sys.stderr,
+        )
     return Plan(
         options=options,
         scheduler=scheduler,
         space=space,
         space_path=space_path,
-        metric=options.metric or config.checkpoint.monitor,
-        mode=options.mode or config.checkpoint.mode,
+        metric=metric,
+        mode=mode,
         max_epochs=int(max_epochs),
         seed=int(config.seed_everything),
         num_samples=num_samples,
-        resources=parse_resources(options.trial_resources),
+        resources=resources,
         runs_dir=config.runs_dir,
         name=config.name,
     )

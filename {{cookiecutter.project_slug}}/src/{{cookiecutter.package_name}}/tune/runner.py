@@ -11,7 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.args import wants_debug
+from {{ cookiecutter.package_name }}.cli.args import wants_debug
 from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error
 from {{ cookiecutter.package_name }}.tune import results as summary
 from {{ cookiecutter.package_name }}.tune.best_config import best_checkpoint, write_best_config
@@ -34,7 +34,7 @@ def _trainable(plan: Plan):
     # A trial without a GPU in its resources must not pick up one Ray did not give it.
     extra = [] if plan.resources.get("gpu", 0) > 0 else ["--trainer.accelerator", "cpu"]
     setup = TrialSetup(
-        train_args=[*plan.options.train_args, *extra],
+        train_args=[*plan.train_args, *extra],
         search_dir=str(plan.search_dir),
         metric=plan.metric,
         cwd=os.getcwd(),
@@ -64,7 +64,7 @@ def _max_concurrent(plan: Plan) -> int | None:
     return max(1, min(fits, default=1))
 
 
-def _tuner(plan: Plan):
+def _tuner(plan: Plan, guard):
     assert plan.search_dir is not None, "the search folder is chosen before Ray starts"
     from ray import tune
 
@@ -95,8 +95,9 @@ def _tuner(plan: Plan):
             name=plan.search_dir.name,
             storage_path=str(plan.search_dir.parent),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
+            stop=guard.stopper(),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[*ray_callbacks(), RichProgress(plan.metric, plan.mode, plan.max_epochs)],
+            callbacks=[*ray_callbacks(), RichProgress(plan.metric, plan.mode, plan.max_epochs), guard],
             verbose=0,
         ),
     )
@@ -134,7 +135,14 @@ def run(argv: list[str] | None = None) -> dict:
     plan = make_plan(options)
     plan.search_dir = Path(options.resume) if options.resume else new_search_dir(plan)
     with ray_session(options.address):
-        rows = _rows(plan, _tuner(plan).fit())
+        from {{ cookiecutter.package_name }}.tune.guard import MetricGuard, missing_metric_line
+
+        guard = MetricGuard()
+        rows = _rows(plan, _tuner(plan, guard).fit())
+    # A metric the model never logs fails every trial alike: the first such failure ends the search.
+    missing = guard.message or next(filter(None, (missing_metric_line(r.error) for r in rows)), None)
+    if missing:
+        raise UserError(f"{missing} (search folder {plan.search_dir})")
     title = f"{options.search} + {plan.scheduler} · {plan.search_dir}"
     summary.print_table(rows, plan.metric, plan.mode, plan.max_epochs, title)
     # HyperBand can leave trials PAUSED at the end of a search (their bracket never filled): not unfinished.

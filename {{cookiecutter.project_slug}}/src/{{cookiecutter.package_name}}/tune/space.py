@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
-from {{ cookiecutter.package_name }}.paths import config_dir
+from {{ cookiecutter.package_name }}.rundir import config_dir
 
 #: distribution -> number of arguments (None: a non-empty list of values)
 DISTRIBUTIONS: dict[str, int | None] = {

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.args import prepare
-from {{ cookiecutter.package_name }}.cli import LitCLI
+from {{ cookiecutter.package_name }}.cli.app import LitCLI
+from {{ cookiecutter.package_name }}.cli.args import prepare
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.tune.space import as_overrides
 

@@ -51,11 +51,11 @@ def _not_a_checkpoint(path: Path, err: BaseException) -> UserError:
 
 
 def _builds_weights_late(model: LightningModule, strategy: object | None) -> bool:
-    """Weights that do not exist yet (built in ``configure_model``) or that a strategy shards or splits into
-    stages there cannot be compared before fit; Lightning's strict load checks them later."""
-    from {{ cookiecutter.package_name }}.strategies import FullyShardedStrategy, ModelSplitStrategy
+    """Weights that do not exist yet (built in ``configure_model``) or that FSDP shards there cannot be compared
+    before fit; Lightning's strict load checks them later. (model_split keeps the unsplit keys: compared.)"""
+    from {{ cookiecutter.package_name }}.strategies import FullyShardedStrategy
 
-    return not any(True for _ in model.parameters()) or isinstance(strategy, (FullyShardedStrategy, ModelSplitStrategy))
+    return not any(True for _ in model.parameters()) or isinstance(strategy, FullyShardedStrategy)
 
 
 def mismatch(model: LightningModule, state_dict: dict) -> str | None:

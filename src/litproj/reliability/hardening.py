@@ -1,10 +1,10 @@
 """What every litproj Trainer gets for reliability: atomic checkpoint writes, distributed timeouts, guards.
 
 Kept apart from :mod:`litproj.cli` so the CLI only says *that* a trainer is hardened, and this module
-says *how*: checkpoints go through :class:`~litproj.checkpointing.SafeCheckpointIO`, distributed
+says *how*: checkpoints go through :class:`~litproj.reliability.checkpointing.SafeCheckpointIO`, distributed
 strategies named on the command line (``--trainer.strategy ddp``) get a collective timeout, and a NaN loss
 stops the run naming the step. When a DDP rank dies, Lightning's launcher kills the job
-(``_ChildProcessObserver``) or a collective fails first; :class:`~litproj.callbacks.rank_watchdog.DeadRankReport`
+(``_ChildProcessObserver``) or a collective fails first; :class:`~litproj.reliability.rank_watchdog.DeadRankReport`
 names the rank that died. Loading (``weights_only`` unless ``--trust_checkpoint``) is an argument of
 ``Trainer.fit/validate/test/predict``, passed by the runner.
 """
@@ -19,10 +19,10 @@ import torch
 from pytorch_lightning.plugins.io import CheckpointIO
 from pytorch_lightning.strategies import Strategy, StrategyRegistry
 
-from litproj.callbacks.finite_loss import FiniteLossGuard
-from litproj.callbacks.rank_watchdog import DeadRankReport
-from litproj.checkpointing import SafeCheckpointIO
 from litproj.errors import UserError, did_you_mean
+from litproj.reliability.checkpointing import SafeCheckpointIO
+from litproj.reliability.finite_loss import FiniteLossGuard
+from litproj.reliability.rank_watchdog import DeadRankReport
 
 #: Collective timeout for distributed strategies (seconds): long enough for rank 0 to prepare data while
 #: the others wait at a barrier, short enough that a stuck (alive but silent) rank ends the job.

@@ -13,17 +13,16 @@ from pytorch_lightning import Trainer
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.model_helpers import is_overridden
 
-from litproj import args as cli_args
-from litproj.cli import LitCLI, build
-from litproj.errors import UserError, exit_on_user_error
-from litproj.predictions import PredictionWriter, check_predictable
-from litproj.preemption import exit_on_preemption
+from litproj.cli import args as cli_args
+from litproj.cli.app import LitCLI, build
+from litproj.cli.predictions import PredictionWriter, check_predictable
+from litproj.cli.summary import collect_results, print_presets, report
+from litproj.errors import UserError, exit_on_user_error, say
+from litproj.reliability.preemption import exit_on_preemption
 from litproj.rundir import RUN_DIR_ENV, discard_if_empty
 from litproj.strategies import list_presets
 from litproj.strategies.plan import print_plan
-from litproj.summary import collect_results, print_presets, report
 from litproj.troubleshoot import explain_errors, fit, preflight
-from litproj.troubleshoot.report import say
 
 
 def _metrics(trainer: Trainer) -> dict[str, float]:

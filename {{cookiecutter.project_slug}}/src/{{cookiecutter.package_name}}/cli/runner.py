@@ -11,16 +11,17 @@ import sys
 
 from pytorch_lightning import Trainer
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from pytorch_lightning.utilities.model_helpers import is_overridden
 
-from {{ cookiecutter.package_name }} import args as cli_args
-from {{ cookiecutter.package_name }}.cli import LitCLI, build
-from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error
-from {{ cookiecutter.package_name }}.predictions import PredictionCSVWriter
-from {{ cookiecutter.package_name }}.preemption import exit_on_preemption
+from {{ cookiecutter.package_name }}.cli import args as cli_args
+from {{ cookiecutter.package_name }}.cli.app import LitCLI, build
+from {{ cookiecutter.package_name }}.cli.predictions import PredictionWriter, check_predictable
+from {{ cookiecutter.package_name }}.cli.summary import collect_results, print_presets, report
+from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error, say
+from {{ cookiecutter.package_name }}.reliability.preemption import exit_on_preemption
 from {{ cookiecutter.package_name }}.rundir import RUN_DIR_ENV, discard_if_empty
 from {{ cookiecutter.package_name }}.strategies import list_presets
 from {{ cookiecutter.package_name }}.strategies.plan import print_plan
-from {{ cookiecutter.package_name }}.summary import collect_results, print_presets, report
 from {{ cookiecutter.package_name }}.troubleshoot import explain_errors, fit, preflight
 
 
@@ -30,6 +31,18 @@ def _metrics(trainer: Trainer) -> dict[str, float]:
 
 def _best_or_none(trainer: Trainer) -> str | None:
     return "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None
+
+
+def _can_test(model, data) -> bool:
+    """Whether the test after fit can run; a module or data without a test loop skips it, saying so."""
+    missing = [
+        f"{type(owner).__name__} has no {hook}()"
+        for owner, hook in ((model, "test_step"), (data, "test_dataloader"))
+        if owner is not None and not is_overridden(hook, owner)
+    ]
+    if missing:
+        say(f"{' and '.join(missing)}: no test after training.")
+    return not missing
 
 
 def execute(cli: LitCLI, stage: str) -> dict:
@@ -50,16 +63,24 @@ def _execute(cli: LitCLI, stage: str) -> dict:
     if stage in ("fit", cli_args.FIT_THEN_TEST):
         fit(cli)  # finders before, OOM recovery around trainer.fit
         metrics.update(_metrics(trainer))
-        if stage == cli_args.FIT_THEN_TEST:
-            trainer.test(model, datamodule=data, ckpt_path=_best_or_none(trainer))
+        if stage == cli_args.FIT_THEN_TEST and _can_test(model, data):
+            trainer.test(
+                model, datamodule=data, ckpt_path=_best_or_none(trainer), weights_only=not cli.config.trust_checkpoint
+            )
     elif stage == "validate":
-        trainer.validate(model, datamodule=data, ckpt_path=cli.ckpt_path)
+        trainer.validate(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=not cli.config.trust_checkpoint)
     elif stage == "test":
-        trainer.test(model, datamodule=data, ckpt_path=cli.ckpt_path)
+        trainer.test(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=not cli.config.trust_checkpoint)
     elif stage == "predict":
-        writer = PredictionCSVWriter(cli.run_dir)
-        trainer.callbacks.append(writer)
-        trainer.predict(model, datamodule=data, ckpt_path=cli.ckpt_path, return_predictions=False)
+        check_predictable(model, data)
+        trainer.callbacks.append(PredictionWriter(cli.run_dir))
+        trainer.predict(
+            model,
+            datamodule=data,
+            ckpt_path=cli.ckpt_path,
+            return_predictions=False,
+            weights_only=not cli.config.trust_checkpoint,
+        )
     metrics.update(_metrics(trainer))
     return collect_results(trainer, cli, stage, metrics)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from {{ cookiecutter.package_name }}.args import flag_values
-from {{ cookiecutter.package_name }}.errors import did_you_mean
+from litproj.cli.args import flag_values
+from litproj.errors import did_you_mean
 
 
 def _config_files(args: list[str]) -> list[Path]:

@@ -42,8 +42,6 @@ def collect_results(trainer, cli, stage: str, metrics: dict[str, float]) -> dict
         "data": datamodule.report() if hasattr(datamodule, "report") else {},
         **_extras(trainer),
     }
-    if stage == "predict":
-        results["predictions"] = str(Path(cli.run_dir) / "predictions.csv")
     return results
 
 
@@ -59,7 +57,7 @@ def print_summary(results: dict, console: Console | None = None) -> None:
     table.add_column(style="bold cyan")
     table.add_column()
     for key, value in results["metrics"].items():
-        if key.startswith(("test/", "val/")):
+        if key.startswith(("test", "val")):
             table.add_row(key, f"{value:.4f}")
     table.add_row("steps / epochs", f"{results['global_step']} / {results['epochs']}")
     for key, value in results.get("data", {}).items():

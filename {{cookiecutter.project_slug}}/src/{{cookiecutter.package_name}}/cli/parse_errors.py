@@ -38,6 +38,27 @@ def class_parameters(class_path: str) -> list[str]:
     return names
 
 
+def constructor_error(err: BaseException, classes: dict[str, str]) -> str | None:
+    """One line for a constructor that rejected its arguments while jsonargparse instantiated it, or ``None``.
+
+    jsonargparse reports it as a multi-line "Does not validate against any of the Union subtypes" with the
+    constructor's own exception as the cause. ``classes`` maps a group (``model``) to its class path.
+    """
+    given = re.search(r"Given value: Namespace\(class_path='([^']+)'(?:, init_args=Namespace\((.*)\))?\)", str(err))
+    cause = err.__cause__
+    while cause is not None and cause.__cause__ is not None and "Union subtypes" in str(cause):
+        cause = cause.__cause__
+    if given is None or cause is None:
+        return None
+    class_path, init_args = given.group(1), given.group(2) or ""
+    group = next((g for g, path in classes.items() if path == class_path), "model")
+    reason = " ".join(str(cause).split()) or type(cause).__name__
+    return (
+        f"--{group}: {class_path}({init_args}) raised {type(cause).__name__}: {reason}. Fix the argument it names "
+        "in your flags or --config (--debug shows the traceback)."
+    )
+
+
 def _unknown_option(message: str, known: Iterable[str]) -> str | None:
     match = re.search(r"unrecognized arguments: (\S+)", message)
     if not match:
@@ -75,6 +96,12 @@ def explain(message: str, known_options: Iterable[str]) -> str:
         option = not_accepted.group(1)
         where = f" of {class_path.group(1)}" if class_path else ""
         return f"unknown option --{key}.{option}{where}.{did_you_mean(option, candidates)}"
+    required = re.search(r"the following arguments are required: ([\w, ]+)", message)
+    class_path = re.search(r"class_path='([^']+)'", message)
+    if required and class_path and key:
+        names = [name.strip() for name in required.group(1).split(",")]
+        flags = " ".join(f"--{key}.{name} VALUE" for name in names)
+        return f"--{key}: {class_path.group(1)} needs {', '.join(names)}: pass {flags} (or set it in a --config)."
     reason = _reason(message)
     reason = re.sub(
         r"Not of type (\w+): (?:(\S+) )?does not conform to restriction (.+)",

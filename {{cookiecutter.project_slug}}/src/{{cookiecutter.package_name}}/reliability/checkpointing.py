@@ -27,6 +27,8 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from {{ cookiecutter.package_name }}.errors import say
+
 TEMP_SUFFIX = ".ckpt-partial"
 #: Validation losses a module may log, in the order the monitor fallback prefers them.
 LOSS_NAMES = ("val/loss", "val_loss", "valid_loss", "validation_loss", "val/loss_epoch", "val_loss_epoch")
@@ -67,7 +69,7 @@ def set_rng_states(states: dict[str, Any]) -> None:
 class LitCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` plus RNG state and a save of ``last.ckpt`` on SIGTERM.
 
-    When ``fallback_monitor`` is set (litproj's default ``val/acc``, not one the user chose) and the module
+    When ``fallback_monitor`` is set ({{ cookiecutter.package_name }}'s default ``val/acc``, not one the user chose) and the module
     does not log the monitored metric, the callback says so at the first validation and monitors the
     validation loss the module does log (lowest is best), or keeps only ``last.ckpt`` when it logs none;
     Lightning would stop the run after the first epoch instead.
@@ -99,8 +101,6 @@ class LitCheckpoint(ModelCheckpoint):
         else:
             advice = f"keeping the checkpoint with the lowest {loss} instead (--checkpoint.monitor chooses)"
             self.monitor, self.mode, self.kth_value = loss, "min", torch.tensor(float("inf"))
-        from litproj.troubleshoot.report import say
-
         say(f"{type(trainer.lightning_module).__name__} does not log {unlogged}; it logs {logged}: {advice}.")
 
     def on_validation_end(self, trainer, pl_module) -> None:

@@ -18,21 +18,22 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from litproj import rundir
-from litproj.args import DEFAULT_CLASSES, FIT_THEN_TEST, Invocation, flag_values
-from litproj.callbacks import CadencedRichProgressBar, FinalMetricsToHParams, TrackerRuns
-from litproj.checkpoint_guard import verify_checkpoint
-from litproj.checkpointing import LitCheckpoint, step_checkpoint
-from litproj.config_errors import explain_config_error
-from litproj.errors import UserError
-from litproj.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
-from litproj.loggers import place_loggers
-from litproj.logs import lightning_info_to_stdout
-from litproj.parse_errors import class_parameters, constructor_error, explain
-from litproj.paths import default_config
-from litproj.strategies import DistributedCleanup
-from litproj.strategies.split import apply_stages_flag
-from litproj.troubleshoot import add_troubleshooting_arguments
+from {{ cookiecutter.package_name }} import rundir
+from {{ cookiecutter.package_name }}.cli.args import DEFAULT_CLASSES, FIT_THEN_TEST, Invocation, flag_values
+from {{ cookiecutter.package_name }}.cli.config_errors import explain_config_error
+from {{ cookiecutter.package_name }}.cli.logs import lightning_info_to_stdout
+from {{ cookiecutter.package_name }}.cli.parse_errors import class_parameters, constructor_error, explain
+from {{ cookiecutter.package_name }}.cli.progress import CadencedRichProgressBar
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.reliability.checkpoint_guard import verify_checkpoint
+from {{ cookiecutter.package_name }}.reliability.checkpointing import LitCheckpoint, step_checkpoint
+from {{ cookiecutter.package_name }}.reliability.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
+from {{ cookiecutter.package_name }}.rundir import default_config
+from {{ cookiecutter.package_name }}.strategies import DistributedCleanup
+from {{ cookiecutter.package_name }}.strategies.split import apply_stages_flag
+from {{ cookiecutter.package_name }}.tracking import FinalMetricsToHParams, TrackerRuns
+from {{ cookiecutter.package_name }}.tracking.loggers import place_loggers
+from {{ cookiecutter.package_name }}.troubleshoot import add_troubleshooting_arguments
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
 logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
@@ -40,10 +41,10 @@ lightning_info_to_stdout()
 
 
 class LitCLI(LightningCLI):
-    """LightningCLI with litproj's run folders, presets, checkpointing defaults and one-line errors.
+    """LightningCLI with {{ cookiecutter.package_name }}'s run folders, presets, checkpointing defaults and one-line errors.
 
     Args:
-        invocation: the prepared command line (see :func:`litproj.args.prepare`).
+        invocation: the prepared command line (see :func:`{{ cookiecutter.package_name }}.cli.args.prepare`).
         trainer_defaults: extra Trainer arguments (e.g. callbacks a search adds to every trial).
     """
 
@@ -191,7 +192,7 @@ class LitCLI(LightningCLI):
         trainer_config = self.config_init.get("trainer", {})
         trainer_config = harden(trainer_config, self.config.dist_timeout)
         callbacks = [self.config_init.get(key) for key in self.parser.callback_keys]
-        for callback in callbacks:  # litproj's default monitor may fall back; one the user names on a flag wins
+        for callback in callbacks:  # {{ cookiecutter.package_name }}'s default monitor may fall back; one the user names on a flag wins
             if isinstance(callback, LitCheckpoint):
                 callback.fallback_monitor = not flag_values(self.invocation.args, "--checkpoint.monitor")
         # --checkpoint.every_n_steps: Lightning's ModelCheckpoint, placed after LitCheckpoint so that

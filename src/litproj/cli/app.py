@@ -18,34 +18,33 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
-from {{ cookiecutter.package_name }} import rundir
-from {{ cookiecutter.package_name }}.args import FIT_THEN_TEST, Invocation
-from {{ cookiecutter.package_name }}.callbacks import CadencedRichProgressBar, FinalMetricsToHParams, TrackerRuns
-from {{ cookiecutter.package_name }}.checkpoint_guard import verify_checkpoint
-from {{ cookiecutter.package_name }}.checkpointing import LitCheckpoint
-from {{ cookiecutter.package_name }}.config_errors import explain_config_error
-from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
-from {{ cookiecutter.package_name }}.loggers import place_loggers
-from {{ cookiecutter.package_name }}.logs import lightning_info_to_stdout
-from {{ cookiecutter.package_name }}.parse_errors import class_parameters, explain
-from {{ cookiecutter.package_name }}.paths import default_config
-from {{ cookiecutter.package_name }}.strategies import DistributedCleanup
-from {{ cookiecutter.package_name }}.troubleshoot import add_troubleshooting_arguments
+from litproj import rundir
+from litproj.cli.args import DEFAULT_CLASSES, FIT_THEN_TEST, Invocation, flag_values
+from litproj.cli.config_errors import explain_config_error
+from litproj.cli.logs import lightning_info_to_stdout
+from litproj.cli.parse_errors import class_parameters, constructor_error, explain
+from litproj.cli.progress import CadencedRichProgressBar
+from litproj.errors import UserError
+from litproj.reliability.checkpoint_guard import verify_checkpoint
+from litproj.reliability.checkpointing import LitCheckpoint, step_checkpoint
+from litproj.reliability.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
+from litproj.rundir import default_config
+from litproj.strategies import DistributedCleanup
+from litproj.strategies.split import apply_stages_flag
+from litproj.tracking import FinalMetricsToHParams, TrackerRuns
+from litproj.tracking.loggers import place_loggers
+from litproj.troubleshoot import add_troubleshooting_arguments
 
 # "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
 logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
 lightning_info_to_stdout()
 
-DEFAULT_MODEL = "{{ cookiecutter.package_name }}.module.ImageClassifier"
-DEFAULT_DATA = "{{ cookiecutter.package_name }}.data.DigitsDataModule"
-
 
 class LitCLI(LightningCLI):
-    """LightningCLI with {{ cookiecutter.package_name }}'s run folders, presets, checkpointing defaults and one-line errors.
+    """LightningCLI with litproj's run folders, presets, checkpointing defaults and one-line errors.
 
     Args:
-        invocation: the prepared command line (see :func:`{{ cookiecutter.package_name }}.args.prepare`).
+        invocation: the prepared command line (see :func:`litproj.cli.args.prepare`).
         trainer_defaults: extra Trainer arguments (e.g. callbacks a search adds to every trial).
     """
 
@@ -83,6 +82,12 @@ class LitCLI(LightningCLI):
             default=None,
             help="Experiment name (default: last --config's stem).",
         )
+        parser.add_argument(
+            "--model_split.stages",
+            type=str | None,
+            default=None,
+            help="model_split: the children your forward chains, in order (encoder,head).",
+        )
         parser.add_argument("--runs_dir", type=str, default="runs", help="Runs go to RUNS_DIR/NAME/version_N.")
         parser.add_argument(
             "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
@@ -109,8 +114,6 @@ class LitCLI(LightningCLI):
                 "checkpoint.save_last": True,
                 "checkpoint.filename": "best-epoch{epoch:02d}",
                 "checkpoint.auto_insert_metric_name": False,
-                "model": {"class_path": DEFAULT_MODEL},
-                "data": {"class_path": DEFAULT_DATA},
             }
         )
 
@@ -118,9 +121,17 @@ class LitCLI(LightningCLI):
         try:
             super().parse_arguments(parser, args)
         except argparse.ArgumentError as err:
-            known = list(parser._option_string_actions)
-            known += [f"--model.{p}" for p in class_parameters(DEFAULT_MODEL)]
-            known += [f"--data.{p}" for p in class_parameters(DEFAULT_DATA)]
+            # The options the parser accepts, from public API: each default's key (--trainer.max_epochs) and the
+            # groups above it (--trainer); --seed (alias of --seed_everything) and the help flags have no key.
+            try:
+                defaults = parser.get_defaults(skip_validation=True)
+                keys = [k for k in defaults.keys() if not k.startswith("__")]  # noqa: SIM118 (a Namespace has no __iter__)
+            except argparse.ArgumentError:  # a broken default config file: suggest from the fixed flags only
+                keys = []
+            groups = {".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)}
+            known = ["--seed", "--help", "--print_config", *sorted(f"--{g}" for g in groups)]
+            for group, default in DEFAULT_CLASSES.items():
+                known += [f"--{group}.{p}" for p in class_parameters(default)]
             raise UserError(
                 explain_config_error(str(err), self.invocation.args, known) or explain(str(err), known)
             ) from err
@@ -129,9 +140,13 @@ class LitCLI(LightningCLI):
         try:
             super().instantiate_classes()
         except ValueError as err:
+            classes = {group: self.config[group].class_path for group in ("model", "data")}
             cause = _user_error_in_chain(err)
             if cause is None:
-                raise
+                line = constructor_error(err, classes)
+                if line is None:
+                    raise
+                cause = UserError(line)
         else:
             cause = None
         if cause is not None:
@@ -163,6 +178,7 @@ class LitCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config
+        apply_stages_flag(config)
         config.name = config.name or self.invocation.experiment
         self.ckpt_path = self._resolve_checkpoint(config.ckpt_path)
         self.run_dir = self._choose_run_dir()
@@ -173,9 +189,15 @@ class LitCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer | None:
         if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
             return None
-        trainer_config = self._get(self.config_init, "trainer", default={})
-        trainer_config = harden(trainer_config, self.config.trust_checkpoint, self.config.dist_timeout)
-        callbacks = [self._get(self.config_init, key) for key in self.parser.callback_keys]
+        trainer_config = self.config_init.get("trainer", {})
+        trainer_config = harden(trainer_config, self.config.dist_timeout)
+        callbacks = [self.config_init.get(key) for key in self.parser.callback_keys]
+        for callback in callbacks:  # litproj's default monitor may fall back; one the user names on a flag wins
+            if isinstance(callback, LitCheckpoint):
+                callback.fallback_monitor = not flag_values(self.invocation.args, "--checkpoint.monitor")
+        # --checkpoint.every_n_steps: Lightning's ModelCheckpoint, placed after LitCheckpoint so that
+        # trainer.checkpoint_callback (the best path, --ckpt_path best) stays LitCheckpoint.
+        callbacks += [step for c in callbacks if isinstance(c, LitCheckpoint) and (step := step_checkpoint(c))]
         callbacks += [FinalMetricsToHParams(), TrackerRuns(), DistributedCleanup(), *guard_callbacks()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))

@@ -1,9 +1,12 @@
-"""What every {{ cookiecutter.package_name }} Trainer gets for reliability: safe checkpoint I/O, distributed timeouts, guards.
+"""What every {{ cookiecutter.package_name }} Trainer gets for reliability: atomic checkpoint writes, distributed timeouts, guards.
 
 Kept apart from :mod:`{{ cookiecutter.package_name }}.cli` so the CLI only says *that* a trainer is hardened, and this module
-says *how*: checkpoints go through :class:`~{{ cookiecutter.package_name }}.checkpointing.SafeCheckpointIO`, distributed
-strategies named on the command line (``--trainer.strategy ddp``) get a collective timeout, a NaN loss
-stops the run naming the step, and rank 0 watches the other DDP ranks so a dead rank never hangs the job.
+says *how*: checkpoints go through :class:`~{{ cookiecutter.package_name }}.reliability.checkpointing.SafeCheckpointIO`, distributed
+strategies named on the command line (``--trainer.strategy ddp``) get a collective timeout, and a NaN loss
+stops the run naming the step. When a DDP rank dies, Lightning's launcher kills the job
+(``_ChildProcessObserver``) or a collective fails first; :class:`~{{ cookiecutter.package_name }}.reliability.rank_watchdog.DeadRankReport`
+names the rank that died. Loading (``weights_only`` unless ``--trust_checkpoint``) is an argument of
+``Trainer.fit/validate/test/predict``, passed by the runner.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ import torch
 from pytorch_lightning.plugins.io import CheckpointIO
 from pytorch_lightning.strategies import Strategy, StrategyRegistry
 
-from {{ cookiecutter.package_name }}.callbacks.finite_loss import FiniteLossGuard
-from {{ cookiecutter.package_name }}.callbacks.rank_watchdog import RankWatchdog
-from {{ cookiecutter.package_name }}.checkpointing import SafeCheckpointIO
 from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
+from {{ cookiecutter.package_name }}.reliability.checkpointing import SafeCheckpointIO
+from {{ cookiecutter.package_name }}.reliability.finite_loss import FiniteLossGuard
+from {{ cookiecutter.package_name }}.reliability.rank_watchdog import DeadRankReport
 
 #: Collective timeout for distributed strategies (seconds): long enough for rank 0 to prepare data while
 #: the others wait at a barrier, short enough that a stuck (alive but silent) rank ends the job.
@@ -88,24 +91,24 @@ def check_devices(trainer_config: dict) -> None:
         )
 
 
-def with_safe_checkpoint_io(plugins, trust_checkpoint: bool) -> list:
+def with_safe_checkpoint_io(plugins) -> list:
     """The trainer's plugins plus :class:`SafeCheckpointIO`, unless the user chose a ``CheckpointIO`` of their own."""
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [] if plugins is None else [plugins]
     if not any(isinstance(p, CheckpointIO) for p in plugins):
-        plugins.append(SafeCheckpointIO(trust_checkpoint=trust_checkpoint))
+        plugins.append(SafeCheckpointIO())
     return plugins
 
 
-def harden(trainer_config: dict, trust_checkpoint: bool, dist_timeout: int) -> dict:
-    """``trainer_config`` checked, with safe checkpoint I/O and a distributed timeout applied."""
+def harden(trainer_config: dict, dist_timeout: int) -> dict:
+    """``trainer_config`` checked, with atomic checkpoint writes and a distributed timeout applied."""
     check_devices(trainer_config)
     return {
         **trainer_config,
-        "plugins": with_safe_checkpoint_io(trainer_config.get("plugins"), trust_checkpoint),
+        "plugins": with_safe_checkpoint_io(trainer_config.get("plugins")),
         "strategy": with_timeout(trainer_config.get("strategy", "auto"), dist_timeout),
     }
 
 
 def guard_callbacks() -> list:
-    """Callbacks every run gets: stop on a non-finite loss, and end the whole job when a DDP rank dies."""
-    return [FiniteLossGuard(), RankWatchdog()]
+    """Callbacks every run gets: stop on a non-finite loss, and name a DDP rank that died."""
+    return [FiniteLossGuard(), DeadRankReport()]

@@ -2,7 +2,7 @@
 
 Lightning turns SIGTERM into ``SIGTERMException`` at the next batch boundary (on every rank) but saves
 nothing outside SLURM's auto-requeue, and the exception ends the process with status 0, as if training
-had finished. :class:`~litproj.checkpointing.LitCheckpoint` saves ``last.ckpt`` on that exception; this
+had finished. :class:`~{{ cookiecutter.package_name }}.reliability.checkpointing.LitCheckpoint` saves ``last.ckpt`` on that exception; this
 module ends the process with status 143 (128 + SIGTERM, what schedulers expect of a terminated job) and
 says how to resume.
 """

@@ -10,9 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from {{ cookiecutter.package_name }}.rundir import run_dir_of
 from {{ cookiecutter.package_name }}.strategies import preset_path
 
+#: The example pair, used when neither the command line nor a ``--config`` file names a class.
+DEFAULT_CLASSES = {"model": "{{ cookiecutter.package_name }}.module.ImageClassifier", "data": "{{ cookiecutter.package_name }}.data.DigitsDataModule"}
 STAGES = ("fit", "validate", "test", "predict")
 FIT_THEN_TEST = "fit+test"
 #: Config folders whose files add an option (a logger, a strategy) rather than name an experiment.
@@ -40,6 +44,60 @@ def is_true(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes", "on")
 
 
+def _config_names_class(path: Path, group: str) -> bool:
+    try:
+        node = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # the parser reports unreadable files in one line (config_errors)
+    node = node.get(group) if isinstance(node, dict) else None
+    return isinstance(node, str) or (isinstance(node, dict) and "class_path" in node)
+
+
+def names_class(args: list[str], group: str) -> bool:
+    """True when a flag (``--model X``, ``--model.class_path X``) or a ``--config`` file names ``group``'s class."""
+    if flag_values(args, f"--{group}", f"--{group}.class_path"):
+        return True
+    return any(_config_names_class(Path(c), group) for c in flag_values(args, "--config", "-c"))
+
+
+def default_classes(args: list[str]) -> list[str]:
+    """``--model``/``--data`` flags for the example classes, for each group whose class ``args`` do not name.
+
+    The defaults are given only when needed, never overridden: jsonargparse keeps the init args of the
+    previous class when ``class_path`` changes, so {{ cookiecutter.package_name }}'s ``DigitsDataModule(batch_size=64)`` would
+    otherwise leak ``batch_size`` into a user's DataModule that also takes one.
+    """
+    missing = [group for group in DEFAULT_CLASSES if not names_class(args, group)]
+    return [item for group in missing for item in (f"--{group}", DEFAULT_CLASSES[group])]
+
+
+def _class_flag_at(args: list[str], index: int, group: str) -> int:
+    """How many items of ``args`` from ``index`` make a flag that names ``group``'s class (0, 1 or 2)."""
+    arg = args[index]
+    if arg in (f"--{group}", f"--{group}.class_path"):
+        return 2 if index + 1 < len(args) else 0
+    return 1 if arg.startswith((f"--{group}=", f"--{group}.class_path=")) else 0
+
+
+def class_flags_first(args: list[str]) -> list[str]:
+    """Move ``--model X``/``--data X`` before the first ``--model.*``/``--data.*`` option given ahead of it.
+
+    ``--data.limit 100 --data my.Data`` means "my.Data with limit 100"; jsonargparse would read the option
+    against the class named so far (none) and reject it.
+    """
+    args = list(args)
+    for group in DEFAULT_CLASSES:
+        first_option = next((i for i, a in enumerate(args) if a.startswith(f"--{group}.")), None)
+        for i in range(len(args)):
+            size = _class_flag_at(args, i, group)
+            if size and first_option is not None and first_option < i:
+                flag = args[i : i + size]
+                del args[i : i + size]
+                args[first_option:first_option] = flag
+                first_option += size
+    return args
+
+
 @dataclass
 class Invocation:
     """What to run: the stage, the arguments for the parser, and the default experiment name."""
@@ -60,7 +118,7 @@ def wants_debug(args: list[str]) -> bool:
 
 def prepare(argv: list[str]) -> Invocation:
     """Split off the subcommand, expand ``--strategy NAME`` into its preset file, pick the experiment name."""
-    args = list(argv)
+    args = class_flags_first(list(argv))
     stage = args.pop(0) if args and args[0] in STAGES else FIT_THEN_TEST
     configs = flag_values(args, "--config", "-c")
     prefix: list[str] = []
@@ -72,6 +130,7 @@ def prepare(argv: list[str]) -> Invocation:
         saved = run_dir_of(Path(ckpt)) / "config.yaml"
         if saved.is_file():
             prefix = ["--config", str(saved), *prefix]
+    prefix = default_classes(prefix + args) + prefix
     naming = [c for c in configs if Path(c).parent.name not in OPTION_FOLDERS]
     experiment = Path(naming[-1]).stem if naming else "default"
     return Invocation(stage, prefix + args, experiment, wants_debug(args))

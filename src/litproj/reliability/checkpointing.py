@@ -1,0 +1,215 @@
+"""Checkpoints that survive a ``kill -9``: step-interval saves, atomic writes, and the RNG state for resume.
+
+Lightning's ``ModelCheckpoint`` saves the best-by-metric checkpoints per epoch *or* every N steps, not
+both: :func:`step_checkpoint` adds a second, Lightning-own ``ModelCheckpoint`` that only refreshes
+``last.ckpt`` every N optimizer steps. :class:`LitCheckpoint` keeps the random number generators in the
+checkpoint and saves ``last.ckpt`` when the job is preempted (SIGTERM). :class:`SafeCheckpointIO` makes
+local writes atomic wherever the system temporary folder is (see :func:`atomic_save` for why Lightning's
+own writer is not enough).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from fsspec.implementations.local import LocalFileSystem
+from jsonargparse.typing import NonNegativeInt
+from lightning_fabric.utilities.cloud_io import get_filesystem
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.plugins.io import TorchCheckpointIO
+from pytorch_lightning.trainer.states import TrainerFn
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from litproj.errors import say
+
+TEMP_SUFFIX = ".ckpt-partial"
+#: Validation losses a module may log, in the order the monitor fallback prefers them.
+LOSS_NAMES = ("val/loss", "val_loss", "valid_loss", "validation_loss", "val/loss_epoch", "val_loss_epoch")
+
+
+def validation_loss(metrics) -> str | None:
+    """The validation loss among logged ``metrics`` that a default monitor falls back to (lowest is best)."""
+    found = next((name for name in LOSS_NAMES if name in metrics), None)
+    return found or next((m for m in sorted(metrics) if m.startswith("val") and "loss" in m), None)
+
+
+def rng_states() -> dict[str, Any]:
+    """The random generators a resumed run continues from, as tensors and plain values (``weights_only``-safe)."""
+    kind, keys, position, has_gauss, cached_gauss = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": position,
+            "gauss": (has_gauss, cached_gauss),
+        },
+        "python": random.getstate(),
+    }
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+    numpy = states["numpy"]
+    keys = numpy["keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, numpy["pos"], *numpy["gauss"]))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+
+
+class LitCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` plus RNG state and a save of ``last.ckpt`` on SIGTERM.
+
+    When ``fallback_monitor`` is set (litproj's default ``val/acc``, not one the user chose) and the module
+    does not log the monitored metric, the callback says so at the first validation and monitors the
+    validation loss the module does log (lowest is best), or keeps only ``last.ckpt`` when it logs none;
+    Lightning would stop the run after the first epoch instead.
+
+    Args:
+        every_n_steps: also refresh ``last.ckpt`` every this many optimizer steps (0: per epoch only), so a
+            killed run loses at most this many steps; the CLI adds :func:`step_checkpoint` for it. The
+            best-by-metric checkpoints stay per epoch.
+        **kwargs: everything ``ModelCheckpoint`` takes (``monitor``, ``mode``, ``save_last``, ...).
+    """
+
+    def __init__(self, every_n_steps: NonNegativeInt = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.every_n_steps = int(every_n_steps)
+        self.fallback_monitor = False
+
+    def _check_monitor(self, trainer) -> None:
+        """Replace an unlogged default monitor by a logged validation loss (or none), once, saying so."""
+        metrics = [name for name in trainer.callback_metrics if not name.startswith("lr-")]  # not LearningRateMonitor's
+        unlogged: str | None = self.monitor  # type: ignore[has-type]
+        if not self.fallback_monitor or unlogged is None or unlogged in metrics:
+            return
+        self.fallback_monitor = False
+        loss = validation_loss(metrics)
+        logged = ", ".join(sorted(metrics)) or "nothing"
+        if loss is None:
+            advice = "keeping only last.ckpt; set --checkpoint.monitor to a metric it logs to keep the best"
+            self.monitor, self.save_top_k = None, 0
+        else:
+            advice = f"keeping the checkpoint with the lowest {loss} instead (--checkpoint.monitor chooses)"
+            self.monitor, self.mode, self.kth_value = loss, "min", torch.tensor(float("inf"))
+        say(f"{type(trainer.lightning_module).__name__} does not log {unlogged}; it logs {logged}: {advice}.")
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._check_monitor(trainer)
+        super().on_validation_end(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._check_monitor(trainer)
+        super().on_train_epoch_end(trainer, pl_module)
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if trainer.is_global_zero and self.dirpath and Path(self.dirpath).is_dir():
+            for stale in Path(self.dirpath).glob(f".*{TEMP_SUFFIX}"):  # left by a process killed mid-write
+                stale.unlink(missing_ok=True)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        """Preemption (SIGTERM from SLURM or Kubernetes): save ``last.ckpt`` so ``--ckpt_path last`` resumes.
+
+        Not ``save_on_exception=True``: Lightning's saves on *every* exception (a NaN loss, an OOM that
+        recovery retries, a crash on one DDP rank, where the save's barrier would hang), and also writes a
+        file named by ``filename`` that can overwrite a ``best-epochNN.ckpt`` with a mid-epoch state.
+        """
+        super().on_exception(trainer, pl_module, exception)
+        fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
+        if isinstance(exception, SIGTERMException) and self.save_last and fitting:
+            trainer.save_checkpoint(self.format_checkpoint_name({}, self.CHECKPOINT_NAME_LAST), self.save_weights_only)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "rng_states": rng_states()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        if "rng_states" in state_dict:
+            set_rng_states(state_dict["rng_states"])
+
+
+def step_checkpoint(checkpoint: LitCheckpoint) -> ModelCheckpoint | None:
+    """Lightning's own ``ModelCheckpoint`` refreshing ``checkpoint``'s ``last.ckpt`` every ``every_n_steps`` steps.
+
+    It counts optimizer steps (one save per step under gradient accumulation) and keeps no best-by-metric
+    files (``save_top_k=0``), so the best stay per epoch in ``checkpoint``. ``None`` without an interval.
+    """
+    if not checkpoint.every_n_steps or not checkpoint.save_last or checkpoint.dirpath is None:
+        return None
+    # Both callbacks write last.ckpt: neither may take the other's file for an old one and write last-v1.ckpt.
+    checkpoint.last_model_path = checkpoint.format_checkpoint_name({}, checkpoint.CHECKPOINT_NAME_LAST)
+    return ModelCheckpoint(
+        dirpath=checkpoint.dirpath,
+        every_n_train_steps=checkpoint.every_n_steps,
+        save_top_k=0,
+        save_last=checkpoint.save_last,
+        save_weights_only=checkpoint.save_weights_only,
+        enable_version_counter=False,
+    )
+
+
+class SafeCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose local writes go through :func:`atomic_save` (remote ones stay Lightning's)."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        atomic_save(checkpoint, Path(path))
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, fsync, then rename: readers see old or new, never half.
+
+    Fills a gap in Lightning 2.6's ``TorchCheckpointIO`` -> ``lightning_fabric.utilities.cloud_io._atomic_save``:
+    for a local path it writes inside an fsspec ``fs.transaction``, whose temporary file comes from
+    ``tempfile.mkstemp()`` in the *system* temporary folder (``$TMPDIR``, ``/tmp``) and is committed with
+    ``shutil.move``. When that folder is on another filesystem than the checkpoints (a tmpfs ``/tmp``, a
+    node-local disk next to a shared checkpoint volume: the usual cluster layout), ``shutil.move`` copies
+    into ``last.ckpt`` in place, so a kill during the copy leaves a truncated file (seen here: ``kill -9``
+    with ``TMPDIR=/dev/shm`` left a 38 MB ``last.ckpt`` of 160 MB that ``torch.load`` refused). It also
+    never fsyncs, and a killed write leaves its temporary file in ``/tmp``, where nothing removes it.
+    Here the temporary file sits next to ``path`` (same filesystem, so ``os.replace`` is atomic), and
+    :class:`LitCheckpoint` removes leftovers (``.*.ckpt-partial``) at setup.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(obj, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes the file private; keep the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (a power loss after ``os.replace`` could otherwise undo it)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

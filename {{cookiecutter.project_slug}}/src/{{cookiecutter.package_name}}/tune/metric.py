@@ -1,0 +1,121 @@
+"""The metric a search optimises, checked against what the module really logs before Ray starts.
+
+``--metric``/``--mode`` win; otherwise the search optimises the checkpoint's monitor, as train.py
+selects its best checkpoint. A user's own LightningModule rarely logs {{ cookiecutter.package_name }}'s ``val/acc``, so before
+Ray starts, the trial's ``train.py fit`` runs once with Lightning's ``fast_dev_run`` (one training and
+one validation batch, on the CPU, nothing saved) to see which metrics a trial will report. A metric
+that is not among them fails in one line; {{ cookiecutter.package_name }}'s default monitor falls back to a logged validation
+loss, as train.py's checkpoint does. Should that dry run fail (data only on the workers, a strategy the
+driver cannot run), the trials check it instead, and :class:`{{ cookiecutter.package_name }}.tune.guard.MetricGuard` ends the
+search at the first that fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+
+from pytorch_lightning import Callback, LightningModule, Trainer
+
+from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.reliability.checkpointing import validation_loss
+from {{ cookiecutter.package_name }}.tune.callback import not_logged_message, scalars
+from {{ cookiecutter.package_name }}.tune.space import as_overrides
+
+#: A dry run that trains one batch and validates one, wherever the user's flags put the trials.
+DRY_RUN = [
+    "--trainer.fast_dev_run", "1", "--trainer.accelerator", "cpu", "--trainer.devices", "1",
+    "--trainer.num_nodes", "1", "--trainer.strategy", "auto", "--trainer.logger", "false",
+    "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+]  # fmt: skip
+
+
+class _FirstReport(Callback):
+    """Records the metrics the first validation (not the sanity check) leaves, as a trial reports them."""
+
+    def __init__(self) -> None:
+        self.metrics: set[str] | None = None
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.sanity_checking and self.metrics is None:
+            self.metrics = set(scalars(trainer))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """No messages or warnings from the dry run (it is not the run they speak of): the search's output starts
+    with its trials."""
+    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
+    levels = [logger.level for logger in loggers]
+    previous_run_dir = os.environ.get("{{ cookiecutter.package_name | upper }}_RUN_DIR")
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        muted = io.StringIO()
+        with warnings.catch_warnings(), contextlib.redirect_stdout(muted), contextlib.redirect_stderr(muted):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+        os.environ.pop("{{ cookiecutter.package_name | upper }}_RUN_DIR", None)
+        if previous_run_dir is not None:
+            os.environ["{{ cookiecutter.package_name | upper }}_RUN_DIR"] = previous_run_dir
+
+
+def logged_metrics(train_args: list[str], values: dict) -> set[str] | None:
+    """The metrics a trial with ``values`` reports at its first validation, or None when the dry run fails.
+
+    Built through train.py's own path (:func:`{{ cookiecutter.package_name }}.cli.build`) into a temporary folder.
+    """
+    from {{ cookiecutter.package_name }}.cli import build
+    from {{ cookiecutter.package_name }}.cli.args import prepare
+
+    probe = _FirstReport()
+    with tempfile.TemporaryDirectory(prefix="{{ cookiecutter.package_name }}-metric-") as folder, _quiet():
+        where = ["--runs_dir", folder, "--name", "metric_check"]
+        try:
+            cli = build(prepare(["fit", *train_args, *as_overrides(values), *where, *DRY_RUN]), {"callbacks": [probe]})
+            cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+        except Exception:  # a trial would meet the same failure and report it in full
+            return None
+    return probe.metrics
+
+
+def _mode_for(metric: str, monitor: str | None, monitor_mode: str) -> str:
+    if metric == monitor:
+        return monitor_mode
+    name = metric.lower()
+    if "loss" in name or "err" in name:
+        return "min"
+    if "acc" in name:
+        return "max"
+    raise UserError(f"--metric {metric}: add --mode min or --mode max (whether higher is better is not clear).")
+
+
+def choose_metric(
+    metric: str | None, mode: str | None, checkpoint, default_monitor: str | None, logged: set[str] | None
+) -> tuple[str, str]:
+    """``(metric, mode)`` of the search; one line naming what is logged when the metric is not.
+
+    Args:
+        metric, mode: ``--metric`` and ``--mode`` (None when not given).
+        checkpoint: the parsed train config's ``checkpoint`` section (``monitor``, ``mode``).
+        default_monitor: {{ cookiecutter.package_name }}'s default monitor; only that one falls back to a logged loss.
+        logged: what the dry run saw (:func:`logged_metrics`); None leaves the check to the trials.
+    """
+    monitor = checkpoint.monitor
+    if metric is None:
+        metric = monitor
+        if logged is not None and metric not in logged and monitor in (None, default_monitor):
+            metric = validation_loss(logged) or metric  # as train.py's checkpoint falls back
+    if metric is None:
+        raise UserError("--metric: the checkpoint monitors no metric; pass --metric NAME and --mode min|max.")
+    if logged is not None and metric not in logged:
+        raise UserError(not_logged_message(metric, logged))
+    return metric, mode or _mode_for(metric, monitor, checkpoint.mode)

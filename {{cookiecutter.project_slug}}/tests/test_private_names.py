@@ -1,0 +1,214 @@
+"""{{ cookiecutter.package_name }}'s uses of other libraries' private names: each one still exists, and no new one appears unlisted.
+
+tools/README.md ("Private names of other libraries") says, for each site below, why no public API does the
+job. A test here fails with the site to update when a library renames or removes the name; the scan fails
+when src/ gains a site that is not in ALLOWED (add it there and to the README's table, or use public API).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+#: Every private name of another library that src/ uses, as the scan reports it: (file, name) -> uses.
+ALLOWED = {
+    ("{{ cookiecutter.package_name }}/reliability/rank_watchdog.py", "_SubprocessScriptLauncher"): 1,  # the import
+    ("{{ cookiecutter.package_name }}/tracking/trackers.py", "_experiment"): 1,
+    ("{{ cookiecutter.package_name }}/tracking/trackers.py", "_run_id"): 2,
+    ("{{ cookiecutter.package_name }}/tracking/trackers.py", "_tracking_uri"): 1,
+    ("{{ cookiecutter.package_name }}/tracking/trackers.py", "_experiment_name"): 1,
+    ("{{ cookiecutter.package_name }}/strategies/spawn.py", "_MultiProcessingLauncher"): 1,  # the import
+    ("{{ cookiecutter.package_name }}/strategies/spawn.py", "_configure_launcher"): 1,
+    ("{{ cookiecutter.package_name }}/strategies/spawn.py", "_launcher"): 1,
+    ("{{ cookiecutter.package_name }}/strategies/spawn.py", "_start_method"): 1,
+    ("{{ cookiecutter.package_name }}/strategies/fsdp.py", "_data_parallel_size"): 1,
+    ("{{ cookiecutter.package_name }}/cli/app.py", "_instantiate_trainer"): 1,
+    ("{{ cookiecutter.package_name }}/tune/runner.py", "_experiment_analysis"): 1,
+}
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _source(obj) -> str:
+    return inspect.getsource(obj)
+
+
+# --- each remaining name still exists -------------------------------------------------------------------------
+
+
+def test_multiprocessing_launcher():
+    try:
+        from pytorch_lightning.strategies.launchers.multiprocessing import _MultiProcessingLauncher
+    except ImportError:
+        pytest.fail("pytorch-lightning renamed _MultiProcessingLauncher; update src/{{ cookiecutter.package_name }}/strategies/spawn.py")
+    for hook in ("get_extra_results", "update_main_process_results"):
+        assert hasattr(_MultiProcessingLauncher, hook), (
+            f"pytorch-lightning removed _MultiProcessingLauncher.{hook}; update src/{{ cookiecutter.package_name }}/strategies/spawn.py"
+        )
+
+
+def test_ddp_launcher_hook_and_attributes():
+    from pytorch_lightning.strategies import DDPStrategy
+
+    assert hasattr(DDPStrategy, "_configure_launcher"), (
+        "pytorch-lightning renamed DDPStrategy._configure_launcher; update src/{{ cookiecutter.package_name }}/strategies/spawn.py"
+    )
+    strategy = DDPStrategy(start_method="spawn")
+    for name in ("_launcher", "_start_method"):
+        assert hasattr(strategy, name), (
+            f"pytorch-lightning renamed DDPStrategy.{name}; update src/{{ cookiecutter.package_name }}/strategies/spawn.py"
+        )
+    assert strategy._start_method == "spawn", "DDPStrategy._start_method changed meaning; update strategies/spawn.py"
+
+
+def test_model_parallel_data_parallel_size():
+    from pytorch_lightning.strategies import ModelParallelStrategy
+
+    assert hasattr(ModelParallelStrategy(), "_data_parallel_size") and "self._data_parallel_size" in _source(
+        ModelParallelStrategy.setup_environment
+    ), "pytorch-lightning renamed ModelParallelStrategy._data_parallel_size; update src/{{ cookiecutter.package_name }}/strategies/fsdp.py"
+
+
+def test_lightning_cli_instantiate_trainer():
+    from pytorch_lightning.cli import LightningCLI
+
+    method = getattr(LightningCLI, "_instantiate_trainer", None)
+    assert method is not None, (
+        "pytorch-lightning renamed LightningCLI._instantiate_trainer; update src/{{ cookiecutter.package_name }}/cli/app.py"
+    )
+    assert list(inspect.signature(method).parameters) == ["self", "config", "callbacks"], (
+        "pytorch-lightning changed LightningCLI._instantiate_trainer(config, callbacks); update src/{{ cookiecutter.package_name }}/cli/app.py"
+    )
+
+
+def test_subprocess_script_launcher_procs():
+    try:
+        from pytorch_lightning.strategies.launchers import _SubprocessScriptLauncher
+    except ImportError:
+        pytest.fail(
+            "pytorch-lightning renamed _SubprocessScriptLauncher; update src/{{ cookiecutter.package_name }}/reliability/rank_watchdog.py"
+        )
+    assert "self.procs" in _source(_SubprocessScriptLauncher), (
+        "pytorch-lightning renamed _SubprocessScriptLauncher.procs; update src/{{ cookiecutter.package_name }}/reliability/rank_watchdog.py"
+    )
+
+
+def test_wandb_logger_experiment():
+    from pytorch_lightning.loggers import WandbLogger
+
+    assert "self._experiment = " in _source(WandbLogger.__init__), (
+        "pytorch-lightning renamed WandbLogger._experiment; update src/{{ cookiecutter.package_name }}/tracking/trackers.py"
+    )
+
+
+@pytest.mark.parametrize("name", ["_run_id", "_tracking_uri", "_experiment_name"])
+def test_mlflow_logger_attributes(name):
+    from pytorch_lightning.loggers import MLFlowLogger
+
+    assert f"self.{name} = " in _source(MLFlowLogger.__init__), (
+        f"pytorch-lightning renamed MLFlowLogger.{name}; update src/{{ cookiecutter.package_name }}/tracking/trackers.py"
+    )
+
+
+def test_ray_result_grid_experiment_analysis():
+    ResultGrid = pytest.importorskip("ray.tune").ResultGrid  # a project generated without tune has no Ray
+
+    assert "self._experiment_analysis = " in _source(ResultGrid.__init__), (
+        "ray renamed ResultGrid._experiment_analysis; update src/{{ cookiecutter.package_name }}/tune/runner.py (_rows)"
+    )
+
+
+# --- no new site ----------------------------------------------------------------------------------------------
+
+
+def _module_sites(tree: ast.Module) -> list[tuple[str, int]]:
+    """Private names of other modules, without importing anything:
+
+    - ``from lib import _Name``, ``from lib._mod import x``, ``import lib._mod`` (not {{ cookiecutter.package_name }}'s, nor relative ones);
+    - ``obj._name`` where ``obj`` is not ``self`` or ``cls`` ({{ cookiecutter.package_name }} never reaches into its own objects so);
+    - ``getattr(obj, "_name")`` and its kin (hasattr, setattr, delattr).
+    """
+    sites = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and not (node.module or "").startswith("{{ cookiecutter.package_name }}"):
+            sites += [(part, node.lineno) for part in (node.module or "").split(".") if _private(part)]
+            sites += [(alias.name, node.lineno) for alias in node.names if _private(alias.name)]
+        elif isinstance(node, ast.Import):
+            sites += [(part, node.lineno) for alias in node.names for part in alias.name.split(".") if _private(part)]
+        elif isinstance(node, ast.Attribute) and _private(node.attr):
+            if not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                sites.append((node.attr, node.lineno))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr", "delattr")
+            and len(node.args) >= 2
+        ):
+            name = node.args[1]
+            if isinstance(name, ast.Constant) and isinstance(name.value, str) and _private(name.value):
+                sites.append((name.value, node.lineno))
+    return sites
+
+
+def _inherited_sites(tree: ast.Module, module) -> list[tuple[str, int]]:
+    """``self._name`` and ``def _name`` in a {{ cookiecutter.package_name }} class where ``_name`` comes from a base class of another library:
+    an attribute of that base, or a whole word of its source (so also what its ``__init__`` sets on ``self``)."""
+    sites = []
+    for node in ast.walk(tree):
+        cls = getattr(module, node.name, None) if isinstance(node, ast.ClassDef) else None
+        if not inspect.isclass(cls):
+            continue
+        bases = [b for b in cls.__mro__[1:] if b is not object and not b.__module__.startswith("{{ cookiecutter.package_name }}")]
+        if not bases:
+            continue
+        names: set[tuple[str, int]] = set()
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id in ("self", "cls"):
+                if _private(sub.attr):
+                    names.add((sub.attr, sub.lineno))
+            elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)) and _private(sub.name):
+                names.add((sub.name, sub.lineno))
+        sources = []
+        for base in bases:
+            with contextlib.suppress(OSError, TypeError):  # a class defined in C has no source
+                sources.append(inspect.getsource(base))
+        text = "\n".join(sources)
+        for name, line in names:
+            if any(hasattr(base, name) for base in bases) or re.search(rf"\b{name}\b", text):
+                sites.append((name, line))
+    return sites
+
+
+def _scan() -> dict[tuple[str, str], list[int]]:
+    found: dict[tuple[str, str], list[int]] = {}
+    for path in sorted((SRC / "{{ cookiecutter.package_name }}").rglob("*.py")):
+        relative = path.relative_to(SRC).as_posix()
+        tree = ast.parse(path.read_text(), filename=relative)
+        parts = path.relative_to(SRC).with_suffix("").parts
+        module = importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+        for name, line in {*_module_sites(tree), *_inherited_sites(tree, module)}:
+            found.setdefault((relative, name), []).append(line)
+    return found
+
+
+def test_no_new_private_names():
+    found = _scan()
+    counts = {site: len(lines) for site, lines in found.items()}
+    new = {f"src/{f}:{sorted(found[(f, n)])} {n}" for (f, n), c in counts.items() if c > ALLOWED.get((f, n), 0)}
+    assert not new, (
+        f"new private names of other libraries in src/: {sorted(new)}. Use public API, or add them to ALLOWED in "
+        "tests/test_private_names.py and to tools/README.md's 'Private names of other libraries'."
+    )
+    present = {site for site in ALLOWED if (SRC / site[0]).is_file()}  # tune/ is optional
+    gone = {site for site in present if counts.get(site, 0) < ALLOWED[site]}
+    assert not gone, f"fewer sites than ALLOWED lists: {sorted(gone)}; lower their counts here and in tools/README.md."
