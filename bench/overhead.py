@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from litproj.cli.args import prepare
 from litproj.cli import build
+from litproj.cli.args import prepare
 from litproj.nets import build_backbone
 
 #: What each variant returns: its stopwatch (wall and CPU seconds) and the final validation accuracy.

@@ -31,7 +31,9 @@ ALLOWED = {
     ("litproj/strategies/spawn.py", "_start_method"): 1,
     ("litproj/strategies/fsdp.py", "_data_parallel_size"): 1,
     ("litproj/cli/app.py", "_instantiate_trainer"): 1,
+    # >>> part:tune
     ("litproj/tune/runner.py", "_experiment_analysis"): 1,
+    # <<< part:tune
 }
 
 
@@ -120,12 +122,16 @@ def test_mlflow_logger_attributes(name):
     )
 
 
+# >>> part:tune
 def test_ray_result_grid_experiment_analysis():
     ResultGrid = pytest.importorskip("ray.tune").ResultGrid  # a project generated without tune has no Ray
 
     assert "self._experiment_analysis = " in _source(ResultGrid.__init__), (
         "ray renamed ResultGrid._experiment_analysis; update src/litproj/tune/runner.py (_rows)"
     )
+
+
+# <<< part:tune
 
 
 # --- no new site ----------------------------------------------------------------------------------------------

@@ -92,8 +92,8 @@ def test_renamed_render_leaves_no_template_names(tmp_path, exported):
         assert f"\n{line}\n" in pyproject or f"\n    {line}\n" in pyproject, line
     assert '\nauthors = [{ name = "Mask Classifier developers" }]\n' in pyproject
     assert rendered["README.md"][0].decode().startswith("# Mask Classifier\n")
-    assert "class_path: mask_clf.module.ImageClassifier" in rendered["configs/default.yaml"][0].decode()
-    assert '"MASK_CLF_CONFIG_DIR"' in rendered["src/mask_clf/paths.py"][0].decode()
+    assert '"model": "mask_clf.module.ImageClassifier"' in rendered["src/mask_clf/cli/args.py"][0].decode()
+    assert '"MASK_CLF_CONFIG_DIR"' in rendered["src/mask_clf/rundir.py"][0].decode()
 
 
 def test_switched_off_parts_leave_a_coherent_project(tmp_path, exported):

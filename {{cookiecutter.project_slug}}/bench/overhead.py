@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from {{ cookiecutter.package_name }}.cli.args import prepare
 from {{ cookiecutter.package_name }}.cli import build
+from {{ cookiecutter.package_name }}.cli.args import prepare
 from {{ cookiecutter.package_name }}.nets import build_backbone
 
 #: What each variant returns: its stopwatch (wall and CPU seconds) and the final validation accuracy.

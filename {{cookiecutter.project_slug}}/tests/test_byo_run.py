@@ -1,7 +1,7 @@
 """Modules and DataModules written without {{ cookiecutter.package_name }} (tests/byo) through train.py: run, predict, mistakes.
 
-The strategies, troubleshooting and search tests for the same modules live in test_strategies*.py,
-test_byo_troubleshoot.py and test_byo_tune.py.
+The strategy and troubleshooting tests for the same modules live in test_strategies*.py and
+test_byo_troubleshoot.py (and the search's in the tune tests).
 """
 
 from __future__ import annotations

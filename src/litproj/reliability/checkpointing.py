@@ -70,9 +70,9 @@ class LitCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` plus RNG state and a save of ``last.ckpt`` on SIGTERM.
 
     When ``fallback_monitor`` is set (litproj's default ``val/acc``, not one the user chose) and the module
-    does not log the monitored metric, the callback says so at the first validation and monitors the
-    validation loss the module does log (lowest is best), or keeps only ``last.ckpt`` when it logs none;
-    Lightning would stop the run after the first epoch instead.
+    does not log the monitored metric, the callback says so after the sanity check (or the first epoch)
+    and monitors the validation loss the module does log (lowest is best), or keeps only ``last.ckpt``
+    when it logs none; Lightning would stop the run after the first epoch instead.
 
     Args:
         every_n_steps: also refresh ``last.ckpt`` every this many optimizer steps (0: per epoch only), so a
@@ -102,6 +102,11 @@ class LitCheckpoint(ModelCheckpoint):
             advice = f"keeping the checkpoint with the lowest {loss} instead (--checkpoint.monitor chooses)"
             self.monitor, self.mode, self.kth_value = loss, "min", torch.tensor(float("inf"))
         say(f"{type(trainer.lightning_module).__name__} does not log {unlogged}; it logs {logged}: {advice}.")
+
+    def on_sanity_check_end(self, trainer, pl_module) -> None:
+        super().on_sanity_check_end(trainer, pl_module)
+        if trainer.callback_metrics:  # the sanity check's validation logged something: decide now, not after epoch 1
+            self._check_monitor(trainer)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:
