@@ -69,7 +69,7 @@ def test_options_before_the_class_flag_apply_to_that_class(tmp_path):
 def test_monitor_falls_back_to_the_logged_validation_loss(tmp_path, capsys):
     results = train(tmp_path, *_byo("VectorClassifier"))
     assert (
-        "VectorClassifier does not log val/acc; it logs train_loss, val_acc, val_loss: keeping the checkpoint "
+        "VectorClassifier does not log val/acc; it logs val_acc, val_loss: keeping the checkpoint "
         "with the lowest val_loss" in capsys.readouterr().err
     )
     assert Path(results["best_checkpoint"]).is_file()
