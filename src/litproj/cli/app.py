@@ -155,6 +155,11 @@ class LitCLI(LightningCLI):
         strategy = self.trainer.strategy if self.trainer is not None else None  # no Trainer under --plan
         verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint, strategy)
 
+    @property
+    def weights_only(self) -> bool:
+        """How every ``trainer.fit/validate/test/predict`` loads a checkpoint: tensors only unless trusted."""
+        return not self.config.trust_checkpoint
+
     def _resolve_checkpoint(self, value: str | None) -> str | None:
         if value in ("last", "best"):
             return str(rundir.latest_checkpoint(self.config.runs_dir, self.config.name, value))

@@ -44,20 +44,24 @@ def is_true(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes", "on")
 
 
-def _config_names_class(path: Path, group: str) -> bool:
+def _classes_in_config(path: Path) -> set[str]:
+    """The groups (``model``, ``data``) whose class a config file names."""
     try:
         node = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False  # the parser reports unreadable files in one line (config_errors)
-    node = node.get(group) if isinstance(node, dict) else None
-    return isinstance(node, str) or (isinstance(node, dict) and "class_path" in node)
+        return set()  # the parser reports unreadable files in one line (config_errors)
+    if not isinstance(node, dict):
+        return set()
+    sections = {group: node.get(group) for group in DEFAULT_CLASSES}
+    return {g for g, v in sections.items() if isinstance(v, str) or (isinstance(v, dict) and "class_path" in v)}
 
 
-def names_class(args: list[str], group: str) -> bool:
-    """True when a flag (``--model X``, ``--model.class_path X``) or a ``--config`` file names ``group``'s class."""
-    if flag_values(args, f"--{group}", f"--{group}.class_path"):
-        return True
-    return any(_config_names_class(Path(c), group) for c in flag_values(args, "--config", "-c"))
+def named_classes(args: list[str]) -> set[str]:
+    """The groups whose class a flag (``--model X``, ``--model.class_path X``) or a ``--config`` file names."""
+    named = {g for g in DEFAULT_CLASSES if flag_values(args, f"--{g}", f"--{g}.class_path")}
+    for config in flag_values(args, "--config", "-c"):
+        named |= _classes_in_config(Path(config))
+    return named
 
 
 def default_classes(args: list[str]) -> list[str]:
@@ -67,8 +71,8 @@ def default_classes(args: list[str]) -> list[str]:
     previous class when ``class_path`` changes, so litproj's ``DigitsDataModule(batch_size=64)`` would
     otherwise leak ``batch_size`` into a user's DataModule that also takes one.
     """
-    missing = [group for group in DEFAULT_CLASSES if not names_class(args, group)]
-    return [item for group in missing for item in (f"--{group}", DEFAULT_CLASSES[group])]
+    named = named_classes(args)
+    return [item for group, path in DEFAULT_CLASSES.items() if group not in named for item in (f"--{group}", path)]
 
 
 def _class_flag_at(args: list[str], index: int, group: str) -> int:

@@ -74,7 +74,7 @@ def fit(cli) -> None:
         saved["find_lr"] = False
 
     def run_fit(ckpt_path: str | None) -> None:
-        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path, weights_only=not config.trust_checkpoint)
+        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path, weights_only=cli.weights_only)
 
     if not recover:
         run_fit(cli.ckpt_path)

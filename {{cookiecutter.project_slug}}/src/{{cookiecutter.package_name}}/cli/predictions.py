@@ -93,6 +93,8 @@ class PredictionWriter(BasePredictionWriter):
             return path
         rows: dict[int, torch.Tensor] = {}
         for share_indices, share_outputs in shares:
+            if not share_outputs:  # a rank that predicted no batch
+                continue
             values = torch.cat([o.reshape(len(o), -1) for o in share_outputs])
             share_indices = share_indices if len(share_indices) == len(values) else range(len(values))
             rows.update(zip(share_indices, values, strict=True))  # a repeat overwrites its own first copy

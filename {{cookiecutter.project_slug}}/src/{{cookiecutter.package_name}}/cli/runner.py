@@ -64,13 +64,11 @@ def _execute(cli: LitCLI, stage: str) -> dict:
         fit(cli)  # finders before, OOM recovery around trainer.fit
         metrics.update(_metrics(trainer))
         if stage == cli_args.FIT_THEN_TEST and _can_test(model, data):
-            trainer.test(
-                model, datamodule=data, ckpt_path=_best_or_none(trainer), weights_only=not cli.config.trust_checkpoint
-            )
+            trainer.test(model, datamodule=data, ckpt_path=_best_or_none(trainer), weights_only=cli.weights_only)
     elif stage == "validate":
-        trainer.validate(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=not cli.config.trust_checkpoint)
+        trainer.validate(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=cli.weights_only)
     elif stage == "test":
-        trainer.test(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=not cli.config.trust_checkpoint)
+        trainer.test(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=cli.weights_only)
     elif stage == "predict":
         check_predictable(model, data)
         trainer.callbacks.append(PredictionWriter(cli.run_dir))
@@ -79,7 +77,7 @@ def _execute(cli: LitCLI, stage: str) -> dict:
             datamodule=data,
             ckpt_path=cli.ckpt_path,
             return_predictions=False,
-            weights_only=not cli.config.trust_checkpoint,
+            weights_only=cli.weights_only,
         )
     metrics.update(_metrics(trainer))
     return collect_results(trainer, cli, stage, metrics)

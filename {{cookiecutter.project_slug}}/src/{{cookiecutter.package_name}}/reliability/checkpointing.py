@@ -88,9 +88,11 @@ class LitCheckpoint(ModelCheckpoint):
 
     def _check_monitor(self, trainer) -> None:
         """Replace an unlogged default monitor by a logged validation loss (or none), once, saying so."""
-        metrics = [name for name in trainer.callback_metrics if not name.startswith("lr-")]  # not LearningRateMonitor's
         unlogged: str | None = self.monitor  # type: ignore[has-type]
-        if not self.fallback_monitor or unlogged is None or unlogged in metrics:
+        if not self.fallback_monitor or unlogged is None:
+            return  # decided already (or nothing to decide): every later epoch returns here
+        metrics = [name for name in trainer.callback_metrics if not name.startswith("lr-")]  # not LearningRateMonitor's
+        if unlogged in metrics:
             return
         self.fallback_monitor = False
         loss = validation_loss(metrics)

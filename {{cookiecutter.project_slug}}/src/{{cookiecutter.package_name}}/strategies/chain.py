@@ -48,7 +48,8 @@ def segments(net: nn.Module) -> list[nn.Module]:
     )
 
 
-def _numel(module: nn.Module) -> int:
+def numel(module: nn.Module) -> int:
+    """How many parameters ``module`` holds (stages are balanced, and plans sized, by it)."""
     return sum(p.numel() for p in module.parameters())
 
 
@@ -106,7 +107,7 @@ class Chain:
 def find_chain(module: nn.Module, stages: list[str] | None = None) -> Chain:
     """The named children (``stages``), or else the one Sequential child holding the parameters."""
     name = type(module).__name__
-    children = [n for n, c in module.named_children() if _numel(c)]
+    children = [n for n, c in module.named_children() if numel(c)]
     if stages:
         label = f"--model_split.stages {','.join(stages)}"
         pieces = []
@@ -121,10 +122,10 @@ def find_chain(module: nn.Module, stages: list[str] | None = None) -> Chain:
         if len({id(p) for p in pieces}) < len(pieces):
             raise UserError(f"{label}: a child is named twice; name each stage once, in forward order.")
         return Chain(module, module, pieces, label, named=True)
-    total = _numel(module)
+    total = numel(module)
     for child_name, child in module.named_children():
         chainable = isinstance(child, nn.Sequential) or hasattr(child, "pipeline_stages")
-        if chainable and total and _numel(child) >= SEQUENTIAL_SHARE * total:
+        if chainable and total and numel(child) >= SEQUENTIAL_SHARE * total:
             label = f"--strategy model_split: {name}.{child_name}"
             return Chain(module, child, segments(child), label, named=False)
     raise UserError(

@@ -16,7 +16,7 @@ from rich.table import Table
 from torch import nn
 
 from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.strategies.chain import find_chain
+from {{ cookiecutter.package_name }}.strategies.chain import find_chain, numel
 from {{ cookiecutter.package_name }}.strategies.fsdp import FullyShardedStrategy, backbone, wrap_units
 from {{ cookiecutter.package_name }}.strategies.measure import activation_bytes, example_input, optimizer_states_per_param
 from {{ cookiecutter.package_name }}.strategies.split import ModelSplitStrategy, Pipeline, default_devices
@@ -41,10 +41,6 @@ class DeviceMemory:
         return self.params + self.grads + self.optimizer + self.activations
 
 
-def _numel(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
 def _within(module: nn.Module, sizes: dict[int, float]) -> float:
     return sum(sizes.get(id(m), 0.0) for m in module.modules())
 
@@ -62,7 +58,7 @@ def estimate(
 
     ``sample`` is a meta tensor shaped like one batch's input (``None``: activations not counted).
     """
-    params = _numel(module)
+    params = numel(module)
     element = next(module.parameters()).element_size() if params else 4
     sizes = activation_bytes(module, sample, act_bytes) if sample is not None else {}
     activations = sum(sizes.values())
@@ -74,7 +70,7 @@ def estimate(
     ]
     policy = fsdp.wrap_policy if fsdp is not None else "children"
     units = wrap_units(backbone(module) or module, policy)  # what FullyShardedStrategy wraps
-    largest = max((_numel(u) for u in units), default=params) * element
+    largest = max((numel(u) for u in units), default=params) * element
     shard = weights / world
     fsdp_acts = activations
     if fsdp is not None and fsdp.activation_checkpointing and units and sizes:
@@ -84,8 +80,8 @@ def estimate(
     # A gathered unit's full parameters (and, in backward, its full gradients) exist briefly on every rank.
     rows.append(DeviceMemory("fsdp", world, shard + largest, shard + largest, states * shard, fsdp_acts))
     if split is not None:
-        loads = [[_numel(stage) * element, _within(stage, sizes)] for stage in split.stages]
-        staged = sum(_numel(stage) for stage in split.stages)
+        loads = [[numel(stage) * element, _within(stage, sizes)] for stage in split.stages]
+        staged = sum(numel(stage) for stage in split.stages)
         loads[0][0] += (params - staged) * element  # the rest of the module lives on the first stage's device
         stage_weights, stage_acts = max(loads, key=lambda load: load[0] * (2 + states) + load[1])
         rows.append(
@@ -165,7 +161,7 @@ def print_plan(cli, console: Console | None = None) -> dict:
         "precision": precision,
         "max_epochs": trainer.max_epochs,
         "batch per device / global": f"{batch} / {batch * processes if isinstance(batch, int) else '?'}",
-        "parameters": f"{_numel(module):,}",
+        "parameters": f"{numel(module):,}",
     }
     notes = [note for note in (sample_note, split_note) if note]
     if states is None:
