@@ -12,12 +12,16 @@ validation pass per epoch; only the machinery around them differs:
 - ``floor``: forward + backward + optimizer step on one batch already on the device, no data
   loading, no validation: what the hardware needs for the training steps alone.
 
-The variants run interleaved in one process (warm-up round first, order rotating), and the table
-reports medians and the ratios litproj/raw and litproj/bare Lightning.
+``litproj (no monitors)`` is litproj with the leak detector and the memory monitor off, the price of
+those two default callbacks. ``--variant NAME=ARGS`` adds litproj runs with other flags, e.g. another
+``--model`` class to compare two versions of a module. The variants run interleaved in one process
+(warm-up round first, order rotating), and the table reports medians and the ratios litproj/raw and
+litproj/bare Lightning.
 
     python bench/overhead.py                          # digits + small CNN on the CPU
     python bench/overhead.py --workload resnet18-gpu  # ResNet-18, synthetic CIFAR-shaped data, bf16-mixed
     python bench/overhead.py --quick                  # one short repetition (smoke test)
+    python bench/overhead.py --variant "before=--model old_module.ImageClassifier"
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from litproj.cli import build
 from litproj.cli.args import prepare
 from litproj.nets import build_backbone
+
+#: litproj's default callbacks that only watch memory: the "no monitors" variant turns them off.
+NO_MONITORS = ["--leak_detector.every_n_steps", "0", "--memory_monitor.every_n_steps", "0"]
 
 #: What each variant returns: its stopwatch (wall and CPU seconds) and the final validation accuracy.
 Timed = tuple[benchlib.Stopwatch, float]
@@ -265,6 +272,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--quick", action="store_true", help="1 short repetition, no warm-up: a smoke test")
     parser.add_argument("--json", help="also write every repetition and the machine to this JSON file")
+    parser.add_argument(
+        "--variant", action="append", default=[], metavar="NAME=ARGS", help="a litproj run with extra flags"
+    )
     return parser.parse_args(argv)
 
 
@@ -301,8 +311,11 @@ def main(argv: list[str] | None = None) -> None:
         "bare Lightning": timed("bare Lightning", bare_fit, workload, data, device),
         "litproj": timed("litproj", litproj_fit, workload, device, runs_dir, []),
     }
-    for name, extra in workload.litproj_extra.items():
-        variants[name] = timed(name, litproj_fit, workload, device, runs_dir, extra)
+    extras = {"litproj (no monitors)": NO_MONITORS, **workload.litproj_extra}
+    extras.update(tuple(v.split("=", 1)) for v in args.variant)
+    for name, extra in extras.items():
+        flags = extra.split() if isinstance(extra, str) else extra
+        variants[name] = timed(name, litproj_fit, workload, device, runs_dir, flags)
     variants["floor"] = timed("floor", floor_fit, workload, data, device)
     times = benchlib.interleave(variants, reps=reps, warmup=warmup)
     cpu = {name: values[warmup:] for name, values in cpu.items()}
@@ -343,6 +356,8 @@ def report(args, workload: Workload, device, data: dict, times: dict, cpu: dict,
             f"{label}: litproj/raw = {medians['litproj'] / medians['raw PyTorch']:.3f}   "
             f"litproj/bare Lightning = {medians['litproj'] / medians['bare Lightning']:.3f}"
         )
+        for name in medians.keys() - {"raw PyTorch", "bare Lightning", "litproj", "floor"}:
+            print(f"{label}: litproj/{name} = {medians['litproj'] / medians[name]:.3f}")
     payload = {"workload": args.workload, "settings": vars(args), "machine": machine, "seconds": times}
     benchlib.save_json(args.json, {**payload, "cpu_seconds": cpu, "val_acc": accuracy, "train_images_per_fit": images})
 

@@ -119,7 +119,7 @@ def test_progress_bar_reads_metrics_at_the_logging_cadence(tmp_path, monkeypatch
 
 def test_overhead_quick(tmp_path):
     report = _bench(tmp_path, "overhead.py", "--threads", "1")
-    assert set(report["seconds"]) == {"raw PyTorch", "bare Lightning", "litproj", "floor"}
+    assert set(report["seconds"]) == {"raw PyTorch", "bare Lightning", "litproj", "litproj (no monitors)", "floor"}
     assert all(len(v) == 1 and v[0] > 0 for v in report["seconds"].values())
     assert report["train_images_per_fit"] == 1258
 
@@ -131,6 +131,8 @@ def test_e2e_quick(tmp_path):
     phases = [row[p] for p in ("import", "build", "data", "fit", "test", "report")]
     assert all(p >= 0 for p in phases) and row["fit"] > 0
     assert sum(phases) == pytest.approx(row["total"], rel=1e-6)
+    (baseline,) = report["runs"]["Lightning by hand"]  # the hand-written Lightning script, interleaved
+    assert baseline["returncode"] == 0 and baseline["test/acc"] > 0.1
 
 
 @pytest.mark.slow

@@ -14,9 +14,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from litproj.errors import UserError
+from litproj.troubleshoot.oom import batch_length, install_simulated_oom
 from litproj.troubleshoot.run import _image_hint
 from litproj.troubleshoot.shapes import check_shapes
-from litproj.troubleshoot.simulate import batch_length, install_simulated_oom
 from tests.byo.models import ManualOptimization
 from tests.helpers import train
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from litproj.data import DigitsDataModule, ImageFolderDataModule, TorchvisionDataModule
-from litproj.data.checks import check_labels
+from litproj.data.base import check_labels
 from litproj.errors import UserError
 from tests.helpers import train, write_cifar10, write_image_folder, write_mnist
 

@@ -53,7 +53,7 @@ def test_tensorboard_has_the_step_loss_at_the_logging_cadence_and_each_epochs_me
 
     events = EventAccumulator(default_run["run_dir"])
     events.Reload()
-    steps = events.Scalars("train/loss")
+    steps = events.Scalars("train/loss_step")  # self.log(on_step=True, on_epoch=True) writes _step and _epoch
     # 12 epochs x 20 steps, log_every_n_steps 10 (configs/default.yaml): Lightning writes steps 9, 19, ..., 239.
     assert [e.step for e in steps] == list(range(9, 240, 10))
     epochs = [e.value for e in events.Scalars("train/loss_epoch")]

@@ -9,9 +9,8 @@ from rich.console import Console
 from litproj.__main__ import main as litproj_main
 from litproj.errors import UserError
 from litproj.rundir import config_dir
-from litproj.troubleshoot.doctor import doctor, preset_support
+from litproj.troubleshoot.doctor import GPU, Machine, doctor, preset_support
 from litproj.troubleshoot.explain import explain, explain_errors
-from litproj.troubleshoot.machine import GPU, Machine
 from tests.helpers import train
 
 

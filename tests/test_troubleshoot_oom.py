@@ -11,7 +11,7 @@ from pytorch_lightning import Callback
 
 from litproj.cli.runner import run
 from litproj.errors import UserError
-from litproj.troubleshoot.simulate import simulated_oom
+from litproj.troubleshoot.oom import simulated_oom
 from tests.helpers import QUIET, train, train_subprocess
 
 FAST = ["--trainer.limit_val_batches", "2", "--trainer.limit_test_batches", "2"]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="litproj", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("doctor", help="versions, GPUs, what this machine can run, known bad states and fixes")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    if args.command == "doctor":
+    if parser.parse_args(argv).command == "doctor":  # argv None: sys.argv[1:]
         from litproj.troubleshoot.doctor import doctor
 
         raise SystemExit(doctor())

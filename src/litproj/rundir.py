@@ -1,11 +1,7 @@
-"""Where runs go and where configs come from: ``runs/<experiment>/version_<n>``, and the ``configs/`` folder.
+"""Where runs go (``runs/<experiment>/version_<n>``) and where configs come from (the ``configs/`` folder).
 
-A run folder is created once per run and never reused except to resume. The configs folder is
-``$LITPROJ_CONFIG_DIR``, the checkout's ``configs/``, or ``./configs``.
-
-Every file a run writes (TensorBoard events, checkpoints, config, results) lands in one folder, so a
-run can be copied, compared or deleted as a unit. The folder is chosen once by the launching process
-and handed to DDP's child processes through an environment variable, so all ranks agree on it.
+Every file a run writes lands in one folder, so a run can be copied, compared or deleted as a unit. The
+launching process chooses it once and hands it to DDP's child processes in ``$LITPROJ_RUN_DIR``.
 """
 
 from __future__ import annotations
@@ -24,10 +20,8 @@ _VERSION = re.compile(r"version_(\d+)$")
 
 
 def _versions(experiment_dir: Path) -> list[tuple[int, Path]]:
-    if not experiment_dir.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in experiment_dir.iterdir() if (m := _VERSION.search(p.name))]
-    return sorted(found)
+    found = experiment_dir.iterdir() if experiment_dir.is_dir() else []
+    return sorted((int(m.group(1)), p) for p in found if (m := _VERSION.search(p.name)))
 
 
 def is_child_rank() -> bool:
@@ -36,11 +30,7 @@ def is_child_rank() -> bool:
 
 
 def scratch_run_dir() -> Path:
-    """A folder for a rank that torchrun or SLURM started without the run folder (they start every rank alike).
-
-    Such a rank keeps nothing: Lightning broadcasts rank 0's checkpoint folder, and rank 0 logs and reports.
-    The folder only takes what the loggers touch on the other ranks, and is removed when the process exits.
-    """
+    """A throwaway folder for a rank that torchrun or SLURM started without the run folder (rank 0 keeps all)."""
     path = Path(tempfile.mkdtemp(prefix="litproj-rank-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
@@ -50,8 +40,7 @@ def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
     """Create the next free ``version_<n>`` folder (atomically, so concurrent runs never share one)."""
     experiment_dir = Path(runs_dir) / experiment
     experiment_dir.mkdir(parents=True, exist_ok=True)
-    versions = _versions(experiment_dir)
-    number = versions[-1][0] + 1 if versions else 0
+    number = max((n for n, _ in _versions(experiment_dir)), default=-1) + 1
     while True:
         candidate = experiment_dir / f"version_{number}"
         try:
@@ -62,8 +51,7 @@ def new_run_dir(runs_dir: str | Path, experiment: str) -> Path:
 
 
 def discard_if_empty(run_dir: str | Path | None) -> None:
-    """Remove a run folder that holds no file (a run that failed before writing anything leaves no litter),
-    and its experiment folder when that is left empty. Only the launching process (rank 0) removes."""
+    """Remove a run folder, and then its experiment folder, holding no file: a failed run leaves no litter."""
     if run_dir is None or is_child_rank() or not Path(run_dir).is_dir():
         return
     if any(p.is_file() for p in Path(run_dir).rglob("*")):
@@ -80,7 +68,7 @@ def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last"
         folder = run / "checkpoints"
         if which == "last" and (folder / "last.ckpt").exists():
             return folder / "last.ckpt"
-        best = sorted(p for p in folder.glob("best*.ckpt")) if folder.is_dir() else []
+        best = sorted(folder.glob("best*.ckpt"))
         if which == "best" and best:
             return best[-1]
     raise UserError(
@@ -94,16 +82,9 @@ def run_dir_of(checkpoint: Path) -> Path:
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
 def config_dir() -> Path:
-    """The configs folder: ``$LITPROJ_CONFIG_DIR``, the repository's ``configs/``, or ``./configs``."""
+    """``$LITPROJ_CONFIG_DIR``, the checkout's ``configs/``, or ``./configs``."""
     if "LITPROJ_CONFIG_DIR" in os.environ:
         return Path(os.environ["LITPROJ_CONFIG_DIR"])
-    repo_configs = REPO_ROOT / "configs"
+    repo_configs = Path(__file__).resolve().parents[2] / "configs"
     return repo_configs if repo_configs.is_dir() else Path.cwd() / "configs"
-
-
-def default_config() -> Path:
-    return config_dir() / "default.yaml"

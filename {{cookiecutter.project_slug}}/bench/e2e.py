@@ -1,12 +1,14 @@
 """Wall time of ``python train.py`` on digits, from the shell to the printed test accuracy, split into phases.
 
 Each repetition is a fresh process, so imports count as a user pays them. The phases come from
-bench/timed_train.py (train.py plus timestamps): ``import`` (interpreter start to {{ cookiecutter.package_name }} imported),
-``build`` (config parsed, Trainer/model/datamodule built), ``data`` (datamodule set up), ``fit``,
-``test`` (best checkpoint reloaded and tested, confusion matrix drawn) and ``report`` (summary table,
-results.json, interpreter exit). ``--plain`` also times the literal ``python train.py`` as a check
-that the timestamps cost nothing; ``--compare_env`` adds a variant with extra environment variables
-(e.g. ``OMP_WAIT_POLICY=PASSIVE``), interleaved with the default.
+bench/timed_train.py (train.py plus timestamps): ``import`` (interpreter start to {{ cookiecutter.package_name }} imported), ``build``
+(config parsed, Trainer/model/datamodule built), ``data`` (datamodule set up), ``fit``, ``test`` (best
+checkpoint reloaded and tested, confusion matrix drawn) and ``report`` (summary table, results.json,
+interpreter exit). Interleaved with it runs the baseline, bench/lightning_baseline.py: the same job written by
+hand with Lightning alone (same data, network size, epochs, TensorBoard, best + last checkpoints, test of the
+best); the table ends with train.py's time as a multiple of it. ``--plain`` also times the literal ``python
+train.py`` as a check that the timestamps cost nothing; ``--compare_env`` adds a variant with extra
+environment variables (e.g. ``OMP_WAIT_POLICY=PASSIVE``), interleaved with the default.
 
     python bench/e2e.py                       # 5 repetitions of the default run
     python bench/e2e.py --quick               # 1 repetition of a 1-epoch run (smoke test)
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import benchlib
 from benchlib import PHASES
+
+BASELINE = "Lightning by hand"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -47,7 +51,11 @@ def main(argv: list[str] | None = None) -> None:
 
         return call
 
-    variants = {"train.py (timed)": variant("train.py (timed)", timed, base_env)}
+    baseline = benchlib.ROOT / "bench" / "lightning_baseline.py"
+    variants = {
+        "train.py (timed)": variant("train.py (timed)", timed, base_env),
+        BASELINE: variant(BASELINE, baseline, base_env),
+    }
     if args.plain:
         variants["train.py"] = variant("train.py", plain, base_env)
     if extra_env:
@@ -73,6 +81,8 @@ def report(args, train_args: list[str], rows: dict[str, list[dict]], base_env: d
         f"load {machine['load_average_1min']:.1f}"
     )
     benchlib.print_table("python train.py end to end", columns, table, caption)
+    medians = {name: benchlib.median([r["total"] for r in reps]) for name, reps in rows.items()}
+    print(f"train.py / {BASELINE} = {medians['train.py (timed)'] / medians[BASELINE]:.3f}")
     payload = {"settings": vars(args), "machine": machine, "runs": rows}
     benchlib.save_json(args.json, payload)
 

@@ -11,3 +11,10 @@ from tests.helpers import train
 def default_run(tmp_path_factory) -> dict:
     """``python train.py`` with its defaults (digits, small CNN), trained once per session."""
     return train(tmp_path_factory.mktemp("default"))
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_run_folder(monkeypatch):
+    """A test that calls ``build()`` directly leaves ``{{ cookiecutter.package_name | upper }}_RUN_DIR`` set, which later runs would take as
+    a run folder chosen by a launcher (torchrun ranks inherit it): each test starts without it."""
+    monkeypatch.delenv("{{ cookiecutter.package_name | upper }}_RUN_DIR", raising=False)

@@ -14,9 +14,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.troubleshoot.oom import batch_length, install_simulated_oom
 from {{ cookiecutter.package_name }}.troubleshoot.run import _image_hint
 from {{ cookiecutter.package_name }}.troubleshoot.shapes import check_shapes
-from {{ cookiecutter.package_name }}.troubleshoot.simulate import batch_length, install_simulated_oom
 from tests.byo.models import ManualOptimization
 from tests.helpers import train
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from {{ cookiecutter.package_name }}.data import DigitsDataModule, ImageFolderDataModule, TorchvisionDataModule
-from {{ cookiecutter.package_name }}.data.checks import check_labels
+from {{ cookiecutter.package_name }}.data.base import check_labels
 from {{ cookiecutter.package_name }}.errors import UserError
 from tests.helpers import train, write_cifar10, write_image_folder, write_mnist
 

@@ -9,9 +9,8 @@ from rich.console import Console
 from {{ cookiecutter.package_name }}.__main__ import main as {{ cookiecutter.package_name }}_main
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.rundir import config_dir
-from {{ cookiecutter.package_name }}.troubleshoot.doctor import doctor, preset_support
+from {{ cookiecutter.package_name }}.troubleshoot.doctor import GPU, Machine, doctor, preset_support
 from {{ cookiecutter.package_name }}.troubleshoot.explain import explain, explain_errors
-from {{ cookiecutter.package_name }}.troubleshoot.machine import GPU, Machine
 from tests.helpers import train
 
 

@@ -11,7 +11,7 @@ from pytorch_lightning import Callback
 
 from {{ cookiecutter.package_name }}.cli.runner import run
 from {{ cookiecutter.package_name }}.errors import UserError
-from {{ cookiecutter.package_name }}.troubleshoot.simulate import simulated_oom
+from {{ cookiecutter.package_name }}.troubleshoot.oom import simulated_oom
 from tests.helpers import QUIET, train, train_subprocess
 
 FAST = ["--trainer.limit_val_batches", "2", "--trainer.limit_test_batches", "2"]

@@ -1,13 +1,9 @@
-"""The command line and the single path that builds (Trainer, LightningModule, LightningDataModule).
-
-``train.py``, the hyperparameter search, the tests and the benchmarks all build their objects through
-:func:`build`, so a trial of a search or a benchmark run is exactly what ``python train.py`` runs.
-"""
+"""The single path that builds (Trainer, LightningModule, LightningDataModule): train.py, search trials, tests and
+benchmarks all go through :func:`build`, so each of them is exactly what ``python train.py`` runs."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import warnings
 from pathlib import Path
@@ -19,33 +15,26 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from litproj import rundir
-from litproj.cli.args import DEFAULT_CLASSES, FIT_THEN_TEST, Invocation, flag_values
-from litproj.cli.config_errors import explain_config_error
-from litproj.cli.logs import lightning_info_to_stdout
-from litproj.cli.parse_errors import class_parameters, constructor_error, explain
+from litproj.cli.args import FIT_THEN_TEST, Invocation, flag_values
+from litproj.cli.parse_errors import constructor_error, explain, known_options, user_error_in_chain
 from litproj.cli.progress import CadencedRichProgressBar
-from litproj.errors import UserError
+from litproj.errors import UserError, lightning_info_to_stdout
 from litproj.reliability.checkpoint_guard import verify_checkpoint
 from litproj.reliability.checkpointing import LitCheckpoint, step_checkpoint
 from litproj.reliability.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
-from litproj.rundir import default_config
 from litproj.strategies import DistributedCleanup
 from litproj.strategies.split import apply_stages_flag
 from litproj.tracking import FinalMetricsToHParams, TrackerRuns
 from litproj.tracking.loggers import place_loggers
 from litproj.troubleshoot import add_troubleshooting_arguments
 
-# "Seed set to 42" on every run is noise, and it would precede one-line errors on stderr.
-logging.getLogger("lightning_fabric.utilities.seed").setLevel(logging.WARNING)
 lightning_info_to_stdout()
 
 
 class LitCLI(LightningCLI):
     """LightningCLI with litproj's run folders, presets, checkpointing defaults and one-line errors.
 
-    Args:
-        invocation: the prepared command line (see :func:`litproj.cli.args.prepare`).
-        trainer_defaults: extra Trainer arguments (e.g. callbacks a search adds to every trial).
+    ``trainer_defaults``: extra Trainer arguments (e.g. callbacks a search adds to every trial).
     """
 
     #: Set while parsing (``before_instantiate_classes``), so always a folder once the CLI is built.
@@ -65,7 +54,7 @@ class LitCLI(LightningCLI):
             parser_kwargs={
                 "exit_on_error": False,
                 "allow_abbrev": False,
-                "default_config_files": [str(default_config())],
+                "default_config_files": [str(rundir.config_dir() / "default.yaml")],
             },
             args=invocation.args,
             run=False,
@@ -77,10 +66,7 @@ class LitCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--strategy", type=str, default="auto", help="Strategy preset (--strategy list).")
         parser.add_argument(
-            "--name",
-            type=str | None,
-            default=None,
-            help="Experiment name (default: last --config's stem).",
+            "--name", type=str | None, default=None, help="Experiment name (default: last --config's stem)."
         )
         parser.add_argument(
             "--model_split.stages",
@@ -121,36 +107,18 @@ class LitCLI(LightningCLI):
         try:
             super().parse_arguments(parser, args)
         except argparse.ArgumentError as err:
-            # The options the parser accepts, from public API: each default's key (--trainer.max_epochs) and the
-            # groups above it (--trainer); --seed (alias of --seed_everything) and the help flags have no key.
-            try:
-                defaults = parser.get_defaults(skip_validation=True)
-                keys = [k for k in defaults.keys() if not k.startswith("__")]  # noqa: SIM118 (a Namespace has no __iter__)
-            except argparse.ArgumentError:  # a broken default config file: suggest from the fixed flags only
-                keys = []
-            groups = {".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)}
-            known = ["--seed", "--help", "--print_config", *sorted(f"--{g}" for g in groups)]
-            for group, default in DEFAULT_CLASSES.items():
-                known += [f"--{group}.{p}" for p in class_parameters(default)]
-            raise UserError(
-                explain_config_error(str(err), self.invocation.args, known) or explain(str(err), known)
-            ) from err
+            raise UserError(explain(str(err), self.invocation.args, known_options(parser))) from err
 
     def instantiate_classes(self) -> None:
+        cause = None
         try:
             super().instantiate_classes()
         except ValueError as err:
-            classes = {group: self.config[group].class_path for group in ("model", "data")}
-            cause = _user_error_in_chain(err)
+            line = constructor_error(err, {group: self.config[group].class_path for group in ("model", "data")})
+            cause = user_error_in_chain(err) or (UserError(line) if line else None)
             if cause is None:
-                line = constructor_error(err, classes)
-                if line is None:
-                    raise
-                cause = UserError(line)
-        else:
-            cause = None
-        if cause is not None:
-            # Raised outside the except block: chaining it to its own wrapper would make a cycle.
+                raise
+        if cause is not None:  # raised outside the except block: chained to its own wrapper it would make a cycle
             raise cause
         strategy = self.trainer.strategy if self.trainer is not None else None  # no Trainer under --plan
         verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint, strategy)
@@ -174,9 +142,8 @@ class LitCLI(LightningCLI):
             inherited = os.environ.get(rundir.RUN_DIR_ENV)
             return Path(inherited) if inherited else rundir.scratch_run_dir()
         resumed = self.ckpt_path if self.invocation.stage in ("fit", FIT_THEN_TEST) else None
-        if resumed and (rundir.run_dir_of(Path(resumed)) / "config.yaml").is_file():
-            run_dir = rundir.run_dir_of(Path(resumed))
-        else:
+        run_dir = rundir.run_dir_of(Path(resumed)) if resumed else None
+        if run_dir is None or not (run_dir / "config.yaml").is_file():  # resume in the checkpoint's run folder
             run_dir = rundir.new_run_dir(self.config.runs_dir, self.config.name)
         os.environ[rundir.RUN_DIR_ENV] = str(run_dir)
         return run_dir
@@ -194,8 +161,7 @@ class LitCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer | None:
         if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
             return None
-        trainer_config = self.config_init.get("trainer", {})
-        trainer_config = harden(trainer_config, self.config.dist_timeout)
+        trainer_config = harden(self.config_init.get("trainer", {}), self.config.dist_timeout)
         callbacks = [self.config_init.get(key) for key in self.parser.callback_keys]
         for callback in callbacks:  # litproj's default monitor may fall back; one the user names on a flag wins
             if isinstance(callback, LitCheckpoint):
@@ -206,30 +172,16 @@ class LitCLI(LightningCLI):
         callbacks += [FinalMetricsToHParams(), TrackerRuns(), DistributedCleanup(), *guard_callbacks()]
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
-        given = [
-            *callbacks,
-            *(trainer_config.get("callbacks") or []),
-            *self.trainer_defaults.get("callbacks", []),
-        ]
+        given = [*callbacks, *(trainer_config.get("callbacks") or []), *self.trainer_defaults.get("callbacks", [])]
         # The parser's default for enable_progress_bar is None, which Lightning treats as "on".
-        bar_on = trainer_config.get("enable_progress_bar") is not False
-        if bar_on and not any(isinstance(c, ProgressBar) for c in given):
+        if trainer_config.get("enable_progress_bar") is not False and not any(
+            isinstance(c, ProgressBar) for c in given
+        ):
             callbacks.append(CadencedRichProgressBar(leave=True))
         try:
             return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)
         except (MisconfigurationException, ValueError) as err:  # Lightning's checks of the Trainer arguments
             raise UserError(f"--trainer: {err}") from err
-
-
-def _user_error_in_chain(err: BaseException | None) -> UserError | None:
-    """jsonargparse wraps errors raised by constructors; find a :class:`UserError` among the causes."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, UserError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def build(invocation: Invocation, trainer_defaults: dict | None = None) -> LitCLI:

@@ -1,8 +1,6 @@
-"""Reading the raw command line before LightningCLI parses it: stage, preset, experiment name.
-
-A few decisions must be made before parsing: which stage to run (``fit`` then ``test`` when no
-subcommand is given), which strategy preset file to layer under the user's configs, and which saved
-config belongs to a checkpoint passed to ``test``/``validate``/``predict``.
+"""The raw command line, read before LightningCLI parses it: which stage to run (``fit`` then ``test`` when no
+subcommand is given), which preset file to layer under the user's configs, which saved config belongs to a
+checkpoint passed to ``test``/``validate``/``predict``, and the experiment's name.
 """
 
 from __future__ import annotations
@@ -36,47 +34,34 @@ def flag_values(args: list[str], *flags: str) -> list[str]:
 
 
 def flag_value(args: list[str], *flags: str) -> str | None:
-    values = flag_values(args, *flags)
-    return values[-1] if values else None
-
-
-def is_true(value: str | None) -> bool:
-    return value is not None and value.lower() in ("1", "true", "yes", "on")
+    return next(reversed(flag_values(args, *flags)), None)
 
 
 def _classes_in_config(path: Path) -> set[str]:
-    """The groups (``model``, ``data``) whose class a config file names."""
     try:
         node = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return set()  # the parser reports unreadable files in one line (config_errors)
+        return set()  # the parser reports unreadable files in one line (parse_errors)
     if not isinstance(node, dict):
         return set()
     sections = {group: node.get(group) for group in DEFAULT_CLASSES}
     return {g for g, v in sections.items() if isinstance(v, str) or (isinstance(v, dict) and "class_path" in v)}
 
 
-def named_classes(args: list[str]) -> set[str]:
-    """The groups whose class a flag (``--model X``, ``--model.class_path X``) or a ``--config`` file names."""
+def default_classes(args: list[str]) -> list[str]:
+    """``--model``/``--data`` flags for the example classes, for each group whose class no flag or config names.
+
+    Only given when needed, never overridden: jsonargparse keeps the init args of the previous class when
+    ``class_path`` changes, so ``DigitsDataModule(batch_size=64)`` would leak ``batch_size`` into the user's class.
+    """
     named = {g for g in DEFAULT_CLASSES if flag_values(args, f"--{g}", f"--{g}.class_path")}
     for config in flag_values(args, "--config", "-c"):
         named |= _classes_in_config(Path(config))
-    return named
-
-
-def default_classes(args: list[str]) -> list[str]:
-    """``--model``/``--data`` flags for the example classes, for each group whose class ``args`` do not name.
-
-    The defaults are given only when needed, never overridden: jsonargparse keeps the init args of the
-    previous class when ``class_path`` changes, so litproj's ``DigitsDataModule(batch_size=64)`` would
-    otherwise leak ``batch_size`` into a user's DataModule that also takes one.
-    """
-    named = named_classes(args)
     return [item for group, path in DEFAULT_CLASSES.items() if group not in named for item in (f"--{group}", path)]
 
 
 def _class_flag_at(args: list[str], index: int, group: str) -> int:
-    """How many items of ``args`` from ``index`` make a flag that names ``group``'s class (0, 1 or 2)."""
+    """How many items from ``index`` make a flag naming ``group``'s class (0, 1 or 2)."""
     arg = args[index]
     if arg in (f"--{group}", f"--{group}.class_path"):
         return 2 if index + 1 < len(args) else 0
@@ -84,11 +69,8 @@ def _class_flag_at(args: list[str], index: int, group: str) -> int:
 
 
 def class_flags_first(args: list[str]) -> list[str]:
-    """Move ``--model X``/``--data X`` before the first ``--model.*``/``--data.*`` option given ahead of it.
-
-    ``--data.limit 100 --data my.Data`` means "my.Data with limit 100"; jsonargparse would read the option
-    against the class named so far (none) and reject it.
-    """
+    """Move ``--data my.Data`` before a ``--data.limit 100`` given ahead of it, which jsonargparse would read
+    against the class named so far (none) and reject."""
     args = list(args)
     for group in DEFAULT_CLASSES:
         first_option = next((i for i, a in enumerate(args) if a.startswith(f"--{group}.")), None)
@@ -109,7 +91,6 @@ class Invocation:
     stage: str
     args: list[str]
     experiment: str
-    debug: bool
 
 
 def wants_debug(args: list[str]) -> bool:
@@ -117,12 +98,12 @@ def wants_debug(args: list[str]) -> bool:
     if "--debug" not in args and not any(a.startswith("--debug=") for a in args):
         return False
     value = flag_value(args, "--debug")
-    return value is None or value.startswith("--") or is_true(value)
+    return value is None or value.startswith("--") or value.lower() in ("1", "true", "yes", "on")
 
 
 def prepare(argv: list[str]) -> Invocation:
     """Split off the subcommand, expand ``--strategy NAME`` into its preset file, pick the experiment name."""
-    args = class_flags_first(list(argv))
+    args = class_flags_first(argv)
     stage = args.pop(0) if args and args[0] in STAGES else FIT_THEN_TEST
     configs = flag_values(args, "--config", "-c")
     prefix: list[str] = []
@@ -137,4 +118,4 @@ def prepare(argv: list[str]) -> Invocation:
     prefix = default_classes(prefix + args) + prefix
     naming = [c for c in configs if Path(c).parent.name not in OPTION_FOLDERS]
     experiment = Path(naming[-1]).stem if naming else "default"
-    return Invocation(stage, prefix + args, experiment, wants_debug(args))
+    return Invocation(stage, prefix + args, experiment)

@@ -1,8 +1,5 @@
-"""Run a stage end to end and return its results: what ``python train.py`` does, as a function.
-
-Tests and tools call :func:`run` with an argument list and get a dict back, the same dict that is
-written to ``results.json``.
-"""
+"""Run a stage end to end: what ``python train.py`` does, as a function that tests and tools call with an
+argument list, returning the dict written to ``results.json``."""
 
 from __future__ import annotations
 
@@ -29,10 +26,6 @@ def _metrics(trainer: Trainer) -> dict[str, float]:
     return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
 
 
-def _best_or_none(trainer: Trainer) -> str | None:
-    return "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None
-
-
 def _can_test(model, data) -> bool:
     """Whether the test after fit can run; a module or data without a test loop skips it, saying so."""
     missing = [
@@ -46,49 +39,34 @@ def _can_test(model, data) -> bool:
 
 
 def execute(cli: LitCLI, stage: str) -> dict:
-    """Run ``stage`` (``fit+test``, ``fit``, ``validate``, ``test``, ``predict``) on built objects.
-
-    Lightning reports configuration mistakes found mid-run (a monitored metric never logged, say) as
-    ``MisconfigurationException``; they become one-line user errors.
-    """
+    """Run ``stage`` on built objects; Lightning's ``MisconfigurationException`` found mid-run (a monitored metric
+    never logged, say) becomes a one-line user error."""
+    trainer, model, data = cli.trainer, cli.model, cli.datamodule
+    loading = {"datamodule": data, "ckpt_path": cli.ckpt_path, "weights_only": cli.weights_only}
+    metrics: dict[str, float] = {}
     try:
-        return _execute(cli, stage)
+        if stage in ("fit", cli_args.FIT_THEN_TEST):
+            fit(cli)  # finders before, OOM recovery around trainer.fit
+            metrics.update(_metrics(trainer))
+            if stage == cli_args.FIT_THEN_TEST and _can_test(model, data):
+                best = "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None
+                trainer.test(model, datamodule=data, ckpt_path=best, weights_only=cli.weights_only)
+        elif stage == "validate":
+            trainer.validate(model, **loading)
+        elif stage == "test":
+            trainer.test(model, **loading)
+        elif stage == "predict":
+            check_predictable(model, data)
+            trainer.callbacks.append(PredictionWriter(cli.run_dir))
+            trainer.predict(model, **loading, return_predictions=False)
+        metrics.update(_metrics(trainer))
+        return collect_results(trainer, cli, stage, metrics)
     except MisconfigurationException as err:
         raise UserError(str(err)) from err
 
 
-def _execute(cli: LitCLI, stage: str) -> dict:
-    trainer, model, data = cli.trainer, cli.model, cli.datamodule
-    metrics: dict[str, float] = {}
-    if stage in ("fit", cli_args.FIT_THEN_TEST):
-        fit(cli)  # finders before, OOM recovery around trainer.fit
-        metrics.update(_metrics(trainer))
-        if stage == cli_args.FIT_THEN_TEST and _can_test(model, data):
-            trainer.test(model, datamodule=data, ckpt_path=_best_or_none(trainer), weights_only=cli.weights_only)
-    elif stage == "validate":
-        trainer.validate(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=cli.weights_only)
-    elif stage == "test":
-        trainer.test(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=cli.weights_only)
-    elif stage == "predict":
-        check_predictable(model, data)
-        trainer.callbacks.append(PredictionWriter(cli.run_dir))
-        trainer.predict(
-            model,
-            datamodule=data,
-            ckpt_path=cli.ckpt_path,
-            return_predictions=False,
-            weights_only=cli.weights_only,
-        )
-    metrics.update(_metrics(trainer))
-    return collect_results(trainer, cli, stage, metrics)
-
-
 def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> dict:
-    """Parse ``argv`` like ``python train.py`` would, run it, and return the results dict.
-
-    Raises:
-        UserError: for mistakes in the input (the CLI turns it into one line and exit code 2).
-    """
+    """Parse ``argv`` like ``python train.py`` would, run it, and return the results dict (or raise UserError)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if cli_args.flag_value(argv, "--strategy") == "list":
         print_presets(list_presets())

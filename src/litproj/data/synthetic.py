@@ -17,9 +17,6 @@ class SyntheticDataModule(ClassificationDataModule):
 
     Args:
         num_samples: training images; validation and test get a tenth as many each.
-        image_size: side of the square images.
-        in_channels: image channels.
-        num_classes: number of classes.
         noise: standard deviation of the noise around each class pattern (higher is harder).
         **kwargs: loader options of :class:`ClassificationDataModule`.
     """
@@ -34,7 +31,7 @@ class SyntheticDataModule(ClassificationDataModule):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        # Plain ints: these are linked into the model's hyperparameters, and checkpoints load with
+        # Plain ints: they are linked into the model's hyperparameters, and checkpoints load with
         # weights_only=True, which refuses jsonargparse's PositiveInt.
         self.num_samples = int(num_samples)
         self.image_size = int(image_size)
@@ -42,17 +39,13 @@ class SyntheticDataModule(ClassificationDataModule):
         self.class_names = [f"class_{i}" for i in range(int(num_classes))]
         self.noise = noise
 
-    def _make(self, count: int, generator: torch.Generator, patterns: torch.Tensor) -> InMemoryDataset:
-        labels = torch.randint(0, len(patterns), (count,), generator=generator)
-        images = patterns[labels] + self.noise * torch.randn(
-            count, self.in_channels, self.image_size, self.image_size, generator=generator
-        )
-        return InMemoryDataset(images, labels)
-
     def make_splits(self) -> tuple[InMemoryDataset, ...]:
         generator = torch.Generator().manual_seed(self.seed)
-        shape = (self.num_classes, self.in_channels, self.image_size, self.image_size)
-        patterns = torch.randn(shape, generator=generator)
-        held_out = max(1, self.num_samples // 10)
-        sizes = (self.num_samples, held_out, held_out)
-        return tuple(self._make(size, generator, patterns) for size in sizes)
+        shape = (self.in_channels, self.image_size, self.image_size)
+        patterns = torch.randn((self.num_classes, *shape), generator=generator)
+        splits = []
+        for count in (self.num_samples, max(1, self.num_samples // 10), max(1, self.num_samples // 10)):
+            labels = torch.randint(0, self.num_classes, (count,), generator=generator)
+            images = patterns[labels] + self.noise * torch.randn((count, *shape), generator=generator)
+            splits.append(InMemoryDataset(images, labels))
+        return tuple(splits)

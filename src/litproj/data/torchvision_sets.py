@@ -2,55 +2,44 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 
 from litproj.data.base import ClassificationDataModule
-from litproj.data.transforms import eval_transform, train_transform
+from litproj.data.images import eval_transform, train_transform
 from litproj.errors import UserError
 
 
-@dataclass(frozen=True)
-class _Spec:
-    cls: type
+class Spec(NamedTuple):
+    cls: Any
     image_size: int
     in_channels: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
-    hflip: bool
+    hflip: bool  # whether a mirrored image keeps its label
 
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-
 SPECS = {
-    "MNIST": _Spec(datasets.MNIST, 28, 1, (0.1307,), (0.3081,), hflip=False),
-    "FashionMNIST": _Spec(datasets.FashionMNIST, 28, 1, (0.2860,), (0.3530,), hflip=True),
-    "CIFAR10": _Spec(datasets.CIFAR10, 32, 3, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), hflip=True),
+    "MNIST": Spec(datasets.MNIST, 28, 1, (0.1307,), (0.3081,), hflip=False),
+    "FashionMNIST": Spec(datasets.FashionMNIST, 28, 1, (0.2860,), (0.3530,), hflip=True),
+    "CIFAR10": Spec(datasets.CIFAR10, 32, 3, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), hflip=True),
 }
 
 
-def _without_checksums(cls: type[Any]) -> type:
+def without_checksums(cls: Any) -> type:
     """The dataset class with its MD5 checks reduced to "the files exist" (for locally built subsets)."""
-    return type(
-        cls.__name__,
-        (cls,),
-        {
-            "train_list": [[name, None] for name, _ in cls.train_list],
-            "test_list": [[name, None] for name, _ in cls.test_list],
-            "meta": {**cls.meta, "md5": None},
-        },
-    )
+    files = {key: [[name, None] for name, _ in getattr(cls, key)] for key in ("train_list", "test_list")}
+    return type(cls.__name__, (cls,), {**files, "meta": {**cls.meta, "md5": None}})
 
 
 class TorchvisionDataModule(ClassificationDataModule):
     """A classic torchvision dataset; ``download=true`` fetches it, otherwise it must be in ``data_dir``.
 
     Args:
-        dataset: which dataset.
         data_dir: the root torchvision reads (``data_dir/MNIST/raw``, ``data_dir/cifar-10-batches-py``).
         download: fetch the files when missing (needs network access).
         val_fraction: share of the training set held out for validation.
@@ -84,7 +73,7 @@ class TorchvisionDataModule(ClassificationDataModule):
     def _load(self, train: bool, transform):
         cls = self.spec.cls
         if not self.verify_checksums and hasattr(cls, "train_list"):
-            cls = _without_checksums(cls)
+            cls = without_checksums(cls)
         try:
             return cls(self.data_dir, train=train, transform=transform, download=self.download)
         except RuntimeError as err:
@@ -100,19 +89,14 @@ class TorchvisionDataModule(ClassificationDataModule):
             self._load(True, None)
             self._load(False, None)
 
-    def make_splits(self) -> tuple[Dataset, Dataset, Dataset]:
-        spec = self.spec
-        eval_tf = eval_transform(spec.image_size, spec.in_channels, spec.mean, spec.std)
-        train_tf = (
-            train_transform(spec.image_size, spec.in_channels, spec.mean, spec.std, hflip=spec.hflip)
-            if self.augment
-            else eval_tf
-        )
-        train_full, eval_full = self._load(True, train_tf), self._load(True, eval_tf)
-        self.check_labels(torch.as_tensor(train_full.targets), f"{self.dataset} ({self.data_dir})")
-        parts = self.split(range(len(train_full)), (1.0 - self.val_fraction, self.val_fraction))
-        train, val = Subset(train_full, list(parts[0])), Subset(eval_full, list(parts[1]))
-        return train, val, self._load(False, eval_tf)
-
     def predict_transform(self):
-        return eval_transform(self.spec.image_size, self.spec.in_channels, self.spec.mean, self.spec.std)
+        return eval_transform(self.image_size, self.in_channels, self.spec.mean, self.spec.std)
+
+    def make_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        eval_tf = self.predict_transform()
+        augmented = train_transform(self.image_size, self.in_channels, self.spec.mean, self.spec.std, self.spec.hflip)
+        train_full = self._load(True, augmented if self.augment else eval_tf)
+        eval_full = self._load(True, eval_tf)
+        self.check_labels(torch.as_tensor(train_full.targets), f"{self.dataset} ({self.data_dir})")
+        train, val = self.split(range(len(train_full)), (1.0 - self.val_fraction, self.val_fraction))
+        return Subset(train_full, list(train)), Subset(eval_full, list(val)), self._load(False, eval_tf)

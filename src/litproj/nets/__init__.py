@@ -1,11 +1,70 @@
-"""Plain ``nn.Module`` networks: they know nothing about training.
+"""Plain ``nn.Module`` networks, which know nothing about training, and the registry that names them.
 
 Backbones are looked up by name (``--model.backbone small_cnn``) so that search spaces can list them
-as plain strings; a dotted import path (``mypkg.nets.MyNet``) plugs in a network of your own.
+as plain strings; a dotted import path (``mypkg.nets.MyNet``) plugs in a network of your own. Both
+networks are ``nn.Sequential`` on purpose: the model-split strategy cuts a sequential backbone into stages.
 """
 
-from litproj.nets.registry import BACKBONES, build_backbone
-from litproj.nets.resnet import ResNet18Small
-from litproj.nets.small_cnn import SmallCNN
+import pkgutil
 
-__all__ = ["BACKBONES", "ResNet18Small", "SmallCNN", "build_backbone"]
+from torch import nn
+from torchvision.models import resnet18
+
+from litproj.errors import UserError, did_you_mean
+
+
+class SmallCNN(nn.Sequential):
+    """Trains on 8x8 digits in seconds; global average pooling lets it accept any image size."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, dropout: float = 0.1):
+        super().__init__(
+            nn.Conv2d(in_channels, width, 3, padding=1),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(2 * width, num_classes),
+        )
+
+
+class ResNet18Small(nn.Sequential):
+    """torchvision's ResNet-18 with a 3x3 stride-1 stem and no max-pool, so 32x32 (or 8x8) inputs keep their detail.
+
+    The ImageNet stem (7x7 stride 2 + max-pool) shrinks a 32x32 image to 8x8 before the first block,
+    which costs CIFAR-10 several points of accuracy.
+    """
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10):
+        net = resnet18(weights=None, num_classes=num_classes)
+        stem = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+        super().__init__(
+            stem, net.bn1, net.relu, net.layer1, net.layer2, net.layer3, net.layer4, net.avgpool, nn.Flatten(), net.fc
+        )
+
+
+BACKBONES: dict[str, type[nn.Module]] = {"small_cnn": SmallCNN, "resnet18": ResNet18Small}
+
+
+def build_backbone(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:
+    """A registered backbone, or any ``nn.Module`` class by dotted path that takes ``in_channels``, ``num_classes``."""
+    if "." in name:
+        try:
+            cls = pkgutil.resolve_name(name)
+        except (ImportError, AttributeError, ValueError) as err:
+            raise UserError(f"--model.backbone: cannot import '{name}' ({err}).") from err
+    elif name in BACKBONES:
+        cls = BACKBONES[name]
+    else:
+        raise UserError(
+            f"--model.backbone: unknown backbone '{name}'.{did_you_mean(name, BACKBONES)} Choose one of "
+            f"{sorted(BACKBONES)} or a dotted import path such as mypkg.nets.MyNet."
+        )
+    return cls(in_channels=in_channels, num_classes=num_classes, **kwargs)

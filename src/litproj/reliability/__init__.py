@@ -1,11 +1,8 @@
-"""Runs that survive: checkpoints every N steps with atomic writes and RNG state, the checkpoint monitor's
-fallback, checks of ``--ckpt_path`` before loading, SIGTERM saves, the NaN-loss stop, collective timeouts
-and the report of a DDP rank that died.
+"""Runs that survive: step checkpoints with atomic writes and RNG state, the monitor fallback, ``--ckpt_path``
+checks, SIGTERM saves, the NaN-loss stop, collective timeouts and the report of a dead DDP rank.
 
-Lightning's own parts come first (``ModelCheckpoint``, ``weights_only`` loading, its launcher's watch
-over the ranks); what is here fills what they lack, and each module's docstring says which gap. A fork
-keeps this package; ``cli/app.py`` applies it to every Trainer through :func:`harden` and
-:func:`guard_callbacks`.
+Lightning's own parts come first; each module says which gap it fills. ``cli/app.py`` applies this package
+to every Trainer through :func:`harden` and :func:`guard_callbacks`.
 """
 
 from litproj.reliability.hardening import guard_callbacks, harden

@@ -1,10 +1,7 @@
 """Check a ``--ckpt_path`` file before Lightning touches it: safe to unpickle, a checkpoint, fits the model.
 
-Lightning only finds these problems after it has set up the run (written ``config.yaml``, opened
-loggers), and then reports them as tracebacks. Checking first keeps every mistake to one line and
-leaves existing run folders untouched. Unpickling a ``.ckpt`` can run arbitrary code, so the check loads
-with ``weights_only=True`` (tensors and plain containers only) unless the user passes ``--trust_checkpoint``.
-"""
+Lightning finds these only after setting up the run (``config.yaml`` written, loggers opened), as tracebacks;
+checking first keeps each mistake to one line and run folders untouched."""
 
 from __future__ import annotations
 
@@ -17,9 +14,6 @@ from pytorch_lightning import LightningModule
 
 from litproj.errors import UserError
 
-TRUST_HINT = "If you trust its source, pass --trust_checkpoint true."
-_EXAMPLES = 2
-
 
 def load_checkpoint(path: Path, trust: bool = False) -> dict:
     """Load ``path`` on the CPU (memory-mapped where possible), refusing code-running pickles unless ``trust``."""
@@ -30,32 +24,18 @@ def load_checkpoint(path: Path, trust: bool = False) -> dict:
             if "mmap" not in str(err):
                 raise
             checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
-    except pickle.UnpicklingError as err:
+    except Exception as err:  # torch raises many types for files that are not checkpoints
         unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if not trust and unsafe:
+        if not trust and unsafe and isinstance(err, pickle.UnpicklingError):
             raise UserError(
                 f"--ckpt_path: refusing to load '{path}': unpickling it would call {unsafe.group(1)}, which can run "
-                f"code. {TRUST_HINT}"
+                "code. If you trust its source, pass --trust_checkpoint true."
             ) from err
-        raise _not_a_checkpoint(path, err) from err
-    except Exception as err:  # torch raises many types for files that are not checkpoints
-        raise _not_a_checkpoint(path, err) from err
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"--ckpt_path: '{path}' is not a PyTorch checkpoint ({reason[:160]}).") from err
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise UserError(f"--ckpt_path: '{path}' is not a Lightning checkpoint (it has no 'state_dict').")
     return checkpoint
-
-
-def _not_a_checkpoint(path: Path, err: BaseException) -> UserError:
-    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return UserError(f"--ckpt_path: '{path}' is not a PyTorch checkpoint ({reason[:160]}).")
-
-
-def _builds_weights_late(model: LightningModule, strategy: object | None) -> bool:
-    """Weights that do not exist yet (built in ``configure_model``) or that FSDP shards there cannot be compared
-    before fit; Lightning's strict load checks them later. (model_split keeps the unsplit keys: compared.)"""
-    from litproj.strategies import FullyShardedStrategy
-
-    return not any(True for _ in model.parameters()) or isinstance(strategy, FullyShardedStrategy)
 
 
 def mismatch(model: LightningModule, state_dict: dict) -> str | None:
@@ -69,7 +49,7 @@ def mismatch(model: LightningModule, state_dict: dict) -> str | None:
         if k in state_dict and hasattr(state_dict[k], "shape") and state_dict[k].shape != v.shape
     ]
     parts = [
-        f"{len(found)} {label} (e.g. {', '.join(found[:_EXAMPLES])})"
+        f"{len(found)} {label} (e.g. {', '.join(found[:2])})"
         for label, found in (("missing", missing), ("unexpected", unexpected), ("with other shapes", reshaped))
         if found
     ]
@@ -79,11 +59,15 @@ def mismatch(model: LightningModule, state_dict: dict) -> str | None:
 def verify_checkpoint(
     path: str | None, model: LightningModule, trust: bool = False, strategy: object | None = None
 ) -> None:
-    """Raise :class:`UserError` unless ``path`` is a loadable checkpoint whose weights fit ``model``."""
+    """Raise :class:`UserError` unless ``path`` is a loadable checkpoint whose weights fit ``model``. Weights
+    built (or FSDP-sharded) in ``configure_model`` are left to Lightning's strict load; model_split's are checked."""
     if path is None or Path(path).is_dir():
         return
     checkpoint = load_checkpoint(Path(path), trust)
-    if not model.strict_loading or _builds_weights_late(model, strategy):
+    from litproj.strategies import FullyShardedStrategy  # here: reliability does not import strategies at import time
+
+    builds_late = not any(True for _ in model.parameters()) or isinstance(strategy, FullyShardedStrategy)
+    if not model.strict_loading or builds_late:
         return
     problem = mismatch(model, checkpoint["state_dict"])
     if problem:

@@ -1,11 +1,7 @@
 """Checkpoints that survive a ``kill -9``: step-interval saves, atomic writes, and the RNG state for resume.
 
-Lightning's ``ModelCheckpoint`` saves the best-by-metric checkpoints per epoch *or* every N steps, not
-both: :func:`step_checkpoint` adds a second, Lightning-own ``ModelCheckpoint`` that only refreshes
-``last.ckpt`` every N optimizer steps. :class:`LitCheckpoint` keeps the random number generators in the
-checkpoint and saves ``last.ckpt`` when the job is preempted (SIGTERM). :class:`SafeCheckpointIO` makes
-local writes atomic wherever the system temporary folder is (see :func:`atomic_save` for why Lightning's
-own writer is not enough).
+Lightning's ``ModelCheckpoint`` saves per epoch *or* every N steps, not both, keeps no RNG state, and
+saves nothing on SIGTERM; its writer is not atomic across filesystems (see :func:`atomic_save`).
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +38,12 @@ def validation_loss(metrics) -> str | None:
 
 def rng_states() -> dict[str, Any]:
     """The random generators a resumed run continues from, as tensors and plain values (``weights_only``-safe)."""
-    kind, keys, position, has_gauss, cached_gauss = np.random.get_state()
+    _, keys, position, has_gauss, cached_gauss = np.random.get_state()
+    numpy = {"keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": position}
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {
-            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
-            "pos": position,
-            "gauss": (has_gauss, cached_gauss),
-        },
+        "numpy": {**numpy, "gauss": (has_gauss, cached_gauss)},
         "python": random.getstate(),
     }
 
@@ -60,25 +53,18 @@ def set_rng_states(states: dict[str, Any]) -> None:
     if states["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
     numpy = states["numpy"]
-    keys = numpy["keys"].numpy().astype(np.uint32)
-    np.random.set_state(("MT19937", keys, numpy["pos"], *numpy["gauss"]))
+    np.random.set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), numpy["pos"], *numpy["gauss"]))
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
 
 
 class LitCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` plus RNG state and a save of ``last.ckpt`` on SIGTERM.
+    """``ModelCheckpoint`` plus RNG state, ``last.ckpt`` on SIGTERM, and a monitor fallback.
 
-    When ``fallback_monitor`` is set (litproj's default ``val/acc``, not one the user chose) and the module
-    does not log the monitored metric, the callback says so after the sanity check (or the first epoch)
-    and monitors the validation loss the module does log (lowest is best), or keeps only ``last.ckpt``
-    when it logs none; Lightning would stop the run after the first epoch instead.
-
-    Args:
-        every_n_steps: also refresh ``last.ckpt`` every this many optimizer steps (0: per epoch only), so a
-            killed run loses at most this many steps; the CLI adds :func:`step_checkpoint` for it. The
-            best-by-metric checkpoints stay per epoch.
-        **kwargs: everything ``ModelCheckpoint`` takes (``monitor``, ``mode``, ``save_last``, ...).
+    With ``fallback_monitor`` (the monitor is litproj's default, not the user's), a module that does not log
+    it gets its logged validation loss monitored (or only ``last.ckpt`` kept), with a note; Lightning would
+    stop the run after the first epoch instead. ``every_n_steps`` also refreshes ``last.ckpt`` every this
+    many optimizer steps (:func:`step_checkpoint`), so a killed run loses at most that many.
     """
 
     def __init__(self, every_n_steps: NonNegativeInt = 0, **kwargs):
@@ -87,7 +73,6 @@ class LitCheckpoint(ModelCheckpoint):
         self.fallback_monitor = False
 
     def _check_monitor(self, trainer) -> None:
-        """Replace an unlogged default monitor by a logged validation loss (or none), once, saying so."""
         unlogged: str | None = self.monitor  # type: ignore[has-type]
         if not self.fallback_monitor or unlogged is None:
             return  # decided already (or nothing to decide): every later epoch returns here
@@ -126,12 +111,9 @@ class LitCheckpoint(ModelCheckpoint):
                 stale.unlink(missing_ok=True)
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        """Preemption (SIGTERM from SLURM or Kubernetes): save ``last.ckpt`` so ``--ckpt_path last`` resumes.
-
-        Not ``save_on_exception=True``: Lightning's saves on *every* exception (a NaN loss, an OOM that
-        recovery retries, a crash on one DDP rank, where the save's barrier would hang), and also writes a
-        file named by ``filename`` that can overwrite a ``best-epochNN.ckpt`` with a mid-epoch state.
-        """
+        """On SIGTERM (preemption), save ``last.ckpt`` so ``--ckpt_path last`` resumes. Not Lightning's
+        ``save_on_exception``: it saves on *every* exception (a NaN loss, an OOM being retried, a crash on
+        one DDP rank, where its barrier would hang), under a name that can overwrite a best checkpoint."""
         super().on_exception(trainer, pl_module, exception)
         fitting = trainer.state.fn == TrainerFn.FITTING and not trainer.sanity_checking
         if isinstance(exception, SIGTERMException) and self.save_last and fitting:
@@ -147,11 +129,7 @@ class LitCheckpoint(ModelCheckpoint):
 
 
 def step_checkpoint(checkpoint: LitCheckpoint) -> ModelCheckpoint | None:
-    """Lightning's own ``ModelCheckpoint`` refreshing ``checkpoint``'s ``last.ckpt`` every ``every_n_steps`` steps.
-
-    It counts optimizer steps (one save per step under gradient accumulation) and keeps no best-by-metric
-    files (``save_top_k=0``), so the best stay per epoch in ``checkpoint``. ``None`` without an interval.
-    """
+    """Lightning's own ``ModelCheckpoint`` refreshing only ``last.ckpt``, every ``every_n_steps`` optimizer steps."""
     if not checkpoint.every_n_steps or not checkpoint.save_last or checkpoint.dirpath is None:
         return None
     # Both callbacks write last.ckpt: neither may take the other's file for an old one and write last-v1.ckpt.
@@ -172,51 +150,31 @@ class SafeCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         if storage_options is not None or not isinstance(get_filesystem(path), LocalFileSystem):
             super().save_checkpoint(checkpoint, path, storage_options)
-            return
-        atomic_save(checkpoint, Path(path))
+        else:
+            atomic_save(checkpoint, Path(path))
 
 
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, fsync, then rename: readers see old or new, never half.
 
-    Fills a gap in Lightning 2.6's ``TorchCheckpointIO`` -> ``lightning_fabric.utilities.cloud_io._atomic_save``:
-    for a local path it writes inside an fsspec ``fs.transaction``, whose temporary file comes from
-    ``tempfile.mkstemp()`` in the *system* temporary folder (``$TMPDIR``, ``/tmp``) and is committed with
-    ``shutil.move``. When that folder is on another filesystem than the checkpoints (a tmpfs ``/tmp``, a
-    node-local disk next to a shared checkpoint volume: the usual cluster layout), ``shutil.move`` copies
-    into ``last.ckpt`` in place, so a kill during the copy leaves a truncated file (seen here: ``kill -9``
-    with ``TMPDIR=/dev/shm`` left a 38 MB ``last.ckpt`` of 160 MB that ``torch.load`` refused). It also
-    never fsyncs, and a killed write leaves its temporary file in ``/tmp``, where nothing removes it.
-    Here the temporary file sits next to ``path`` (same filesystem, so ``os.replace`` is atomic), and
-    :class:`LitCheckpoint` removes leftovers (``.*.ckpt-partial``) at setup.
+    Lightning 2.6 stages the file in the *system* temporary folder and ``shutil.move``s it, which across
+    filesystems (tmpfs ``/tmp``, node-local disk vs shared volume) copies in place: a kill mid-copy truncates
+    ``last.ckpt``. :class:`LitCheckpoint` removes leftovers of killed writes here at setup.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
     try:
-        with os.fdopen(handle, "wb") as file:
+        with open(temporary, "xb") as file:  # the usual permissions, unlike mkstemp's private file
             torch.save(obj, file)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes the file private; keep the usual permissions
         os.replace(temporary, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        temporary.unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (a power loss after ``os.replace`` could otherwise undo it)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
+    with contextlib.suppress(OSError):  # make the rename itself durable: a power loss could otherwise undo it
+        folder = os.open(path.parent, os.O_RDONLY)
         try:
-            os.fsync(descriptor)
+            os.fsync(folder)
         finally:
-            os.close(descriptor)
+            os.close(folder)

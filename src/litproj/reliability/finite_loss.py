@@ -9,22 +9,51 @@ from litproj.errors import UserError
 
 
 class FiniteLossGuard(Callback):
-    """Raise a one-line :class:`UserError` when the training loss is NaN or infinite.
+    """Raise a one-line :class:`UserError` naming the first step whose training loss was NaN or infinite.
 
-    The check runs before the backward pass, so the weights of the last good step stay intact, and the
-    decision is shared across ranks (a NaN on one rank stops all of them together instead of leaving the
-    others waiting in the next all-reduce).
+    Reading a loss on the host waits for the GPU, so checking every step would stall it every step. Each step
+    only keeps its loss tensor and position; they are checked together (one wait, one all-reduce, so all ranks
+    stop at once) before an optimizer step that logs or saves (``LitCheckpoint.every_n_steps``), before
+    validation, at epoch end and before a checkpoint is written: none holds weights a bad step corrupted.
     """
 
+    def __init__(self) -> None:
+        self.pending: list[tuple[int, int, int, torch.Tensor]] = []  # step, epoch, batch, loss
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.pending = []
+
     def on_before_backward(self, trainer, pl_module, loss: torch.Tensor) -> None:
-        finite = bool(torch.isfinite(loss.detach()).all())
-        if trainer.strategy.reduce_boolean_decision(finite, all=True):
+        batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
+        self.pending.append((trainer.global_step, trainer.current_epoch, batch, loss.detach()))
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        intervals = [trainer.log_every_n_steps, *(getattr(c, "every_n_steps", 0) for c in trainer.checkpoint_callbacks)]
+        if any(n and (trainer.global_step + 1) % n == 0 for n in intervals):
+            self.check(trainer)
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        self.check(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.check(trainer)
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        self.check(trainer)
+
+    def check(self, trainer) -> None:
+        """Raise if a pending loss on any rank is not finite (every rank calls this at the same point)."""
+        if not self.pending:
             return
-        epoch_loop = trainer.fit_loop.epoch_loop
-        batch = epoch_loop.batch_progress.current.ready - 1
-        value = "non-finite on another rank" if finite else f"{loss.detach().float().mean().item()}"
+        finite = torch.stack([torch.isfinite(loss).all() for *_, loss in self.pending])
+        first_bad = torch.where(finite, len(finite), torch.arange(len(finite), device=finite.device)).min()
+        index = int(trainer.strategy.reduce(first_bad, reduce_op="min"))
+        if index == len(finite):
+            self.pending = []
+            return
+        step, epoch, batch, loss = self.pending[index]
+        value = "non-finite on another rank" if finite[index] else f"{loss.float().mean().item()}"
         raise UserError(
-            f"training loss is {value} at step {trainer.global_step} "
-            f"(epoch {trainer.current_epoch}, batch {batch}). Lower --model.lr, clip gradients with "
-            "--trainer.gradient_clip_val 1.0, or check the data for NaN/inf values."
+            f"training loss is {value} at step {step} (epoch {epoch}, batch {batch}). Lower --model.lr, clip "
+            "gradients with --trainer.gradient_clip_val 1.0, or check the data for NaN/inf values."
         )

@@ -1,18 +1,10 @@
-"""What every litproj Trainer gets for reliability: atomic checkpoint writes, distributed timeouts, guards.
-
-Kept apart from :mod:`litproj.cli` so the CLI only says *that* a trainer is hardened, and this module
-says *how*: checkpoints go through :class:`~litproj.reliability.checkpointing.SafeCheckpointIO`, distributed
-strategies named on the command line (``--trainer.strategy ddp``) get a collective timeout, and a NaN loss
-stops the run naming the step. When a DDP rank dies, Lightning's launcher kills the job
-(``_ChildProcessObserver``) or a collective fails first; :class:`~litproj.reliability.rank_watchdog.DeadRankReport`
-names the rank that died. Loading (``weights_only`` unless ``--trust_checkpoint``) is an argument of
-``Trainer.fit/validate/test/predict``, passed by the runner.
-"""
+"""What every litproj Trainer gets for reliability: device checks, atomic checkpoint writes, collective
+timeouts, and the guards that stop on a NaN loss and name a DDP rank that died."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
+import pkgutil
 from datetime import timedelta
 
 import torch
@@ -30,34 +22,28 @@ DEFAULT_DIST_TIMEOUT = 600
 
 
 def with_timeout(strategy, seconds: int):
-    """A registered strategy name whose class takes ``timeout`` becomes an instance with that timeout."""
+    """A strategy name or class path (jsonargparse keeps both as strings), with a collective timeout if it takes one."""
     if not isinstance(strategy, str) or strategy == "auto":
         return strategy
-    if strategy not in StrategyRegistry:
-        if "." in strategy:
-            return _strategy_from_class_path(strategy, seconds)
+    if strategy in StrategyRegistry:
+        entry = StrategyRegistry[strategy]
+        cls, init_params = entry["strategy"], entry["init_params"]
+    elif "." in strategy:
+        try:
+            cls, init_params = pkgutil.resolve_name(strategy), {}
+        except (ImportError, AttributeError, ValueError) as err:
+            raise UserError(f"--trainer.strategy: cannot import '{strategy}' ({err}). Check the class path.") from None
+        if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+            raise UserError(f"--trainer.strategy: '{strategy}' is not a Lightning Strategy class.")
+    else:
         names = sorted(StrategyRegistry.available_strategies())
         raise UserError(
             f"--trainer.strategy: unknown strategy '{strategy}'.{did_you_mean(strategy, names)} Use auto, a name such "
             f"as {', '.join(n for n in names if n.startswith(('ddp', 'fsdp')) and n.count('_') < 2)}, or a class path."
         )
-    entry = StrategyRegistry[strategy]
-    if "timeout" not in inspect.signature(entry["strategy"].__init__).parameters:
-        return strategy
-    return entry["strategy"](**entry["init_params"], timeout=timedelta(seconds=seconds))
-
-
-def _strategy_from_class_path(path: str, seconds: int):
-    """``--trainer.strategy package.module.Class``: jsonargparse keeps a bare class path as a string."""
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError) as err:
-        raise UserError(f"--trainer.strategy: cannot import '{path}' ({err}). Check the class path.") from None
-    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        raise UserError(f"--trainer.strategy: '{path}' is not a Lightning Strategy class.")
-    takes_timeout = "timeout" in inspect.signature(cls).parameters
-    return cls(timeout=timedelta(seconds=seconds)) if takes_timeout else cls()
+    if "timeout" not in inspect.signature(cls).parameters:
+        return strategy if strategy in StrategyRegistry else cls()
+    return cls(**init_params, timeout=timedelta(seconds=seconds))
 
 
 def _requested_devices(devices) -> int | None:
@@ -91,22 +77,16 @@ def check_devices(trainer_config: dict) -> None:
         )
 
 
-def with_safe_checkpoint_io(plugins) -> list:
-    """The trainer's plugins plus :class:`SafeCheckpointIO`, unless the user chose a ``CheckpointIO`` of their own."""
+def harden(trainer_config: dict, dist_timeout: int) -> dict:
+    """``trainer_config`` checked, with a distributed timeout and atomic checkpoint writes (:class:`SafeCheckpointIO`,
+    unless the user chose a ``CheckpointIO`` of their own)."""
+    check_devices(trainer_config)
+    plugins = trainer_config.get("plugins")
     plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [] if plugins is None else [plugins]
     if not any(isinstance(p, CheckpointIO) for p in plugins):
         plugins.append(SafeCheckpointIO())
-    return plugins
-
-
-def harden(trainer_config: dict, dist_timeout: int) -> dict:
-    """``trainer_config`` checked, with atomic checkpoint writes and a distributed timeout applied."""
-    check_devices(trainer_config)
-    return {
-        **trainer_config,
-        "plugins": with_safe_checkpoint_io(trainer_config.get("plugins")),
-        "strategy": with_timeout(trainer_config.get("strategy", "auto"), dist_timeout),
-    }
+    strategy = with_timeout(trainer_config.get("strategy", "auto"), dist_timeout)
+    return {**trainer_config, "plugins": plugins, "strategy": strategy}
 
 
 def guard_callbacks() -> list:

@@ -1,10 +1,8 @@
 """Preemption (SIGTERM from SLURM, Kubernetes or ``kill``): leave a resumable checkpoint and one clear line.
 
-Lightning turns SIGTERM into ``SIGTERMException`` at the next batch boundary (on every rank) but saves
-nothing outside SLURM's auto-requeue, and the exception ends the process with status 0, as if training
-had finished. :class:`~litproj.reliability.checkpointing.LitCheckpoint` saves ``last.ckpt`` on that exception; this
-module ends the process with status 143 (128 + SIGTERM, what schedulers expect of a terminated job) and
-says how to resume.
+Lightning turns SIGTERM into ``SIGTERMException`` at the next batch boundary on every rank, but saves nothing
+outside SLURM's auto-requeue and exits with status 0, as if training had finished. ``LitCheckpoint`` saves
+``last.ckpt`` on that exception; this exits with 143 (128 + SIGTERM, what schedulers expect) and says how to resume.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import sys
 from collections.abc import Iterator
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
-
-EXIT_PREEMPTED = 128 + signal.SIGTERM
 
 
 @contextlib.contextmanager
@@ -29,4 +25,4 @@ def exit_on_preemption() -> Iterator[None]:
             file=sys.stderr,
             flush=True,
         )
-        raise SystemExit(EXIT_PREEMPTED) from None
+        raise SystemExit(128 + signal.SIGTERM) from None

@@ -1,10 +1,8 @@
 """Name the DDP rank that died, when rank 0 fails because of it: what Lightning's own watchdog leaves out.
 
-With ``--trainer.strategy ddp`` the command the user started is rank 0 and Lightning launches the others.
-When a launched rank dies, Lightning's ``_ChildProcessObserver`` (polling every 5 s) kills the whole job
-and logs ``[rank: 1] Child process with PID N terminated with code -9``. But rank 0 is usually inside a
-collective, which fails at once ("Connection reset by peer") and ends the job first, with a traceback
-that names no dead rank. This callback says which rank died and how, on stderr, before that traceback.
+When a rank launched by ``--trainer.strategy ddp`` dies, Lightning's ``_ChildProcessObserver`` (polling every
+5 s) kills the job, but rank 0 is usually inside a collective that fails first ("Connection reset by peer"),
+with a traceback that names no dead rank. This callback names it on stderr, before that traceback.
 """
 
 from __future__ import annotations
@@ -19,15 +17,6 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from litproj.errors import UserError
 
-#: How long rank 0 waits for the launched rank it lost to be reported dead.
-WAIT_SECONDS = 2.0
-
-
-def describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        return f"killed by {signal.Signals(-returncode).name}"
-    return f"exited with code {returncode}"
-
 
 class DeadRankReport(Callback):
     """On an exception in rank 0, name any rank it launched that has died (out of memory, ``kill -9``, a crash)."""
@@ -39,12 +28,14 @@ class DeadRankReport(Callback):
         launcher = trainer.strategy.launcher
         ours = trainer.is_global_zero and isinstance(launcher, _SubprocessScriptLauncher)
         procs = launcher.procs if ours else None  # not ddp_spawn's (multiprocessing) nor torchrun's processes
-        deadline = time.monotonic() + WAIT_SECONDS
+        deadline = time.monotonic() + 2.0  # for the rank rank 0 lost to be reported dead
         while procs and time.monotonic() < deadline:
             dead = [(rank, p) for rank, p in enumerate(procs, start=1) if p.poll() not in (None, 0)]
             for rank, proc in dead:
+                code = proc.returncode
+                how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
                 print(
-                    f"error: DDP rank {trainer.global_rank + rank} (pid {proc.pid}) {describe_exit(proc.returncode)}; "
+                    f"error: DDP rank {trainer.global_rank + rank} (pid {proc.pid}) {how}; "
                     "the other ranks stop too. Look above for its last messages (out of memory?).",
                     file=sys.stderr,
                     flush=True,

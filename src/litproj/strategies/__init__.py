@@ -1,12 +1,7 @@
-"""Strategy presets (``configs/strategy/*.yaml``, ``--strategy NAME``) and the code Lightning lacks for them.
-
-* :class:`DistributedCleanup`: clean exits of CPU (gloo) DDP runs.
-* :class:`FullyShardedStrategy`: FSDP2 on CPU and GPU for any LightningModule, with wrap policy, mixed
-  precision, activation checkpointing.
-* :class:`SpawnDDPStrategy`: ddp_spawn that returns training progress to the launching process.
-* :class:`ModelSplitStrategy` + :class:`Pipeline`: any module's chain of layers (its ``nn.Sequential``, or
-  children named by ``stages``) in stages on several devices, GPipe micro-batches (``chain.py`` finds it).
-* ``plan.py`` + ``measure.py``: ``--plan``, memory per device for every strategy without training.
+"""Strategy presets (``configs/strategy/*.yaml``, ``--strategy NAME``) and the code Lightning lacks for them:
+clean gloo exits (cleanup), FSDP2 on CPU and GPU for any module (fsdp), ddp_spawn that returns training
+progress (spawn), any module's chain of layers in pipelined stages on several devices (chain, split), and
+``--plan``'s memory per device without training (plan, measure).
 
 A fork that needs none of these may delete the package with the preset files that name its classes.
 """
@@ -15,7 +10,7 @@ from litproj.strategies.cleanup import DistributedCleanup
 from litproj.strategies.fsdp import FullyShardedStrategy
 from litproj.strategies.presets import list_presets, preset_path
 from litproj.strategies.spawn import SpawnDDPStrategy
-from litproj.strategies.split import ModelSplitStrategy, Pipeline, apply_stages_flag
+from litproj.strategies.split import ModelSplitStrategy, Pipeline
 
 __all__ = [
     "DistributedCleanup",
@@ -23,7 +18,6 @@ __all__ = [
     "ModelSplitStrategy",
     "Pipeline",
     "SpawnDDPStrategy",
-    "apply_stages_flag",
     "list_presets",
     "preset_path",
 ]

@@ -1,18 +1,9 @@
 """What model_split cuts in any LightningModule, and the check that running it as a pipeline changes nothing.
 
-A pipeline needs a chain: each piece's output is the next piece's only input. Two shapes of module give
-one without any litproj code in them:
-
-* a single ``nn.Sequential`` child holds (nearly) all parameters (``self.model = nn.Sequential(...)``,
-  ``ImageClassifier.net``): its forward is the chain of its children, and whatever else the module's
-  forward does (a small head, a reshape) runs on the first stage's device;
-* the user names the children that the module's forward runs one after another (``--model_split.stages
-  encoder,head``): the module's own forward becomes the chain.
-
-Either way the chosen container's ``forward`` is replaced by the pipeline (an instance attribute, so no
-module is added and the state dict keeps the unsplit keys). Before training, one batch runs through the
-module as written and as pipelined; different outputs stop the run in one line instead of training a
-different model.
+A pipeline needs a chain (each piece's output is the next one's only input): the ``nn.Sequential`` child holding
+(nearly) all parameters, whose forward is the chain of its children, or the children the user names, when the
+module's own forward becomes the chain. The chosen container's ``forward`` is replaced by the pipeline (an
+instance attribute: the state dict keeps the unsplit keys) only once one batch gives the same outputs both ways.
 """
 
 from __future__ import annotations
@@ -26,18 +17,14 @@ from torch import nn
 
 from litproj.errors import UserError, did_you_mean
 
-#: The share of the module's parameters a Sequential child must hold to be cut without naming stages.
-SEQUENTIAL_SHARE = 0.9
-#: Samples of the checking batch that go through both forwards.
-CHECK_SAMPLES = 8
+SEQUENTIAL_SHARE = 0.9  # of the module's parameters, for a Sequential child to be cut without naming stages
+CHECK_SAMPLES = 8  # of the checking batch, run through both forwards
 _LOADERS = {"fit": "train_dataloader", "validate": "val_dataloader", "test": "test_dataloader"}
 
 
 def segments(net: nn.Module) -> list[nn.Module]:
-    """The smallest pieces ``net`` can be cut into, in forward order.
-
-    A net declares them with a ``pipeline_stages()`` method; an ``nn.Sequential`` is cut between children.
-    """
+    """The smallest pieces ``net`` can be cut into, in forward order: its ``pipeline_stages()`` or, for an
+    ``nn.Sequential``, its children."""
     if hasattr(net, "pipeline_stages"):
         return list(net.pipeline_stages())
     if isinstance(net, nn.Sequential):
@@ -49,7 +36,6 @@ def segments(net: nn.Module) -> list[nn.Module]:
 
 
 def numel(module: nn.Module) -> int:
-    """How many parameters ``module`` holds (stages are balanced, and plans sized, by it)."""
     return sum(p.numel() for p in module.parameters())
 
 
@@ -83,16 +69,16 @@ class Chain:
                         "self.example_input_array to an input it takes."
                     ) from err
                 sample = None
-        self.container.forward = pipeline  # an instance attribute: no new module
+        self.container.forward = pipeline
         self.installed = True
         if sample is None:  # a plain nn.Sequential is a chain by definition
             return
         try:
-            actual = _eval_forward(self.owner, sample)
+            same = _same(expected, _eval_forward(self.owner, sample))
         except Exception as err:
             self.uninstall()
             raise UserError(f"{self.label}: the chain fails on one batch ({type(err).__name__}: {err}).") from err
-        if not _same(expected, actual):
+        if not same:
             self.uninstall()
             raise UserError(
                 f"{self.label}: the pipelined chain does not reproduce {owner}.forward on one batch; list the "
@@ -126,8 +112,7 @@ def find_chain(module: nn.Module, stages: list[str] | None = None) -> Chain:
     for child_name, child in module.named_children():
         chainable = isinstance(child, nn.Sequential) or hasattr(child, "pipeline_stages")
         if chainable and total and numel(child) >= SEQUENTIAL_SHARE * total:
-            label = f"--strategy model_split: {name}.{child_name}"
-            return Chain(module, child, segments(child), label, named=False)
+            return Chain(module, child, segments(child), f"--strategy model_split: {name}.{child_name}", named=False)
     raise UserError(
         f"--strategy model_split: cannot split {name}: no nn.Sequential child holds its parameters; name the "
         f"children its forward runs one after another with --model_split.stages (children: {', '.join(children)})."
@@ -138,36 +123,31 @@ def sample_input(trainer) -> torch.Tensor | None:
     """The input of one batch of the stage's loader (fit: the train loader), or the module's example input."""
     module = trainer.lightning_module
     loader = _LOADERS.get(trainer.state.fn.value if trainer.state.fn else "fit", "predict_dataloader")
-    for source in (trainer.datamodule, module):
-        if source is not None and is_overridden(loader, source):
-            try:
-                with torch.random.fork_rng(devices=[]):  # a shuffling sampler draws a seed: keep training's order
-                    batch = next(iter(getattr(source, loader)()))
-            except Exception:  # a loader that cannot run yet: fall back to the example input
-                break
-            found = batch_input(batch)
-            if found is not None:
-                return found[:CHECK_SAMPLES]
-            break
+    source = next((s for s in (trainer.datamodule, module) if s is not None and is_overridden(loader, s)), None)
+    if source is not None:
+        try:
+            with torch.random.fork_rng(devices=[]):  # a shuffling sampler draws a seed: keep training's order
+                found = batch_input(next(iter(getattr(source, loader)())))
+        except Exception:  # a loader that cannot run yet: fall back to the example input
+            found = None
+        if found is not None:
+            return found[:CHECK_SAMPLES]
     example = getattr(module, "example_input_array", None)
     return example if torch.is_tensor(example) else None
 
 
 def batch_input(batch: Any) -> torch.Tensor | None:
-    if torch.is_tensor(batch):
-        return batch
-    if isinstance(batch, (list, tuple)) and batch and torch.is_tensor(batch[0]):
-        return batch[0]
-    return None
+    if isinstance(batch, (list, tuple)) and batch:
+        batch = batch[0]
+    return batch if torch.is_tensor(batch) else None
 
 
 def _eval_forward(module: nn.Module, x: torch.Tensor) -> Any:
-    device = next(module.parameters()).device
     training = module.training
     module.eval()  # dropout off, BatchNorm on running statistics: both forwards see the same function
     try:
         with torch.no_grad():
-            return module(x.to(device))
+            return module(x.to(next(module.parameters()).device))
     finally:
         module.train(training)
 

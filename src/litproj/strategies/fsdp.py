@@ -1,26 +1,14 @@
-"""Fully sharded data parallel (FSDP2) that runs on CPU (gloo) and GPU (NCCL) through the same code.
+"""FSDP2 (``fully_shard``) for any LightningModule, on CPU (gloo) and GPU (NCCL) through the same code.
 
-Lightning's ``FSDPStrategy`` wraps the older ``FullyShardedDataParallel`` and refuses a CPU accelerator,
-so it could never be tested without GPUs. FSDP2 (``torch.distributed.fsdp.fully_shard``) runs on both;
-Lightning drives it through ``ModelParallelStrategy``, which expects the LightningModule's
-``configure_model`` to apply the parallelisation (and refuses a module without one). This strategy makes
-the whole world one data-parallel group (Lightning's ``"auto"`` would use tensor parallelism inside a
-node and shard nothing) and shards any module itself: a module that does not override
-``configure_model`` gets :func:`shard_module` as that hook, so Lightning calls it at the usual point, in
-its usual contexts. A module that overrides ``configure_model`` shards itself (it may call
-:func:`shard_module` or :func:`shard_backbone` there). The options:
-
-* ``wrap_policy``: which submodules become their own FSDP unit (their parameters are gathered just
-  before they run and freed after): ``"children"`` (every direct child of the backbone, or of the module
-  when no single child holds all parameters, that holds parameters), an int (every module holding at
-  least that many parameters, innermost first), or a list of class names/import paths (``BasicBlock``).
-* ``param_dtype``: FSDP mixed precision; parameters are gathered and computed in this dtype
-  (``bfloat16``), gradients reduced and the optimizer stepped in float32.
-* ``activation_checkpointing``: recompute each unit's activations in backward instead of storing them.
+Lightning's ``FSDPStrategy`` wraps the older FSDP1 and refuses CPU. Its ``ModelParallelStrategy`` drives FSDP2
+but shards nothing itself (the module's ``configure_model`` must) and by default gives one node to tensor
+parallelism. This strategy makes the whole world one data-parallel group and gives a module without
+``configure_model`` :func:`shard_module` as that hook, so Lightning calls it at the usual point.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import types
 from datetime import timedelta
@@ -35,22 +23,21 @@ from torch.utils.checkpoint import checkpoint
 
 from litproj.errors import UserError
 
-WrapPolicy = str | int | list[str]
+WrapPolicy = int | str | list[str]  # int first: jsonargparse would keep "1000" a str
 
 
 class FullyShardedStrategy(ModelParallelStrategy):
     """FSDP2 over all devices of all nodes (data parallel size = world size, no tensor parallelism).
 
     Args:
-        wrap_policy: ``"children"``, a minimum parameter count, or a list of module class names.
-        param_dtype: ``None`` (full precision), ``"bfloat16"`` or ``"float16"`` for FSDP mixed precision.
-        activation_checkpointing: recompute the activations of each wrapped unit during backward.
-        reshard_after_forward: free gathered parameters after forward (ZeRO-3); ``False`` keeps them until
-            backward (ZeRO-2-like: faster, more memory).
-        save_distributed_checkpoint: each rank saves its shard (the checkpoint is a folder); ``False``
-            gathers a single ``.ckpt`` file on rank 0.
-        process_group_backend: ``None`` picks gloo on CPU and NCCL on GPU.
-        timeout: timeout of collective operations.
+        wrap_policy: the submodules that become their own FSDP unit (gathered just before they run):
+            ``"children"`` (each child with parameters of the backbone, else of the module), a minimum
+            parameter count (innermost modules holding that many), or a list of class names.
+        param_dtype: FSDP mixed precision (``"bfloat16"``): parameters gathered and used in this dtype,
+            gradients reduced and the optimizer stepped in float32.
+        activation_checkpointing: recompute each unit's activations in backward instead of storing them.
+        reshard_after_forward: ``False`` keeps gathered parameters until backward (faster, more memory).
+        save_distributed_checkpoint: ``False`` gathers a single ``.ckpt`` file on rank 0.
     """
 
     def __init__(
@@ -76,23 +63,19 @@ class FullyShardedStrategy(ModelParallelStrategy):
         self.reshard_after_forward = reshard_after_forward
 
     def setup_environment(self) -> None:
-        # One data-parallel group spanning every process: the whole point is to shard across all of them.
+        # The process count is known only now; the public data_parallel_size needs it at construction.
         self._data_parallel_size = self.num_nodes * self.num_processes
         super().setup_environment()
 
     def connect(self, model: LightningModule) -> None:
         super().connect(model)
-        if not is_overridden("configure_model", model):
-            # ModelParallelStrategy.setup refuses a module without configure_model, and Lightning calls that hook
-            # (in its init contexts) before setup: the strategy's sharding becomes the module's hook.
+        if not is_overridden("configure_model", model):  # ModelParallelStrategy refuses a module without it
             model.configure_model = types.MethodType(_configure_model, model)
 
 
 def _configure_model(module: LightningModule) -> None:
-    """``configure_model`` of a module that does not shard itself: shard it under a FullyShardedStrategy."""
-    strategy = module.trainer.strategy
-    if isinstance(strategy, FullyShardedStrategy):
-        shard_module(module, strategy)
+    if isinstance(module.trainer.strategy, FullyShardedStrategy):
+        shard_module(module, module.trainer.strategy)
 
 
 _configure_model.__name__ = "configure_model"  # a pickled module finds the hook by this name
@@ -107,68 +90,51 @@ def _dtype(name: str | None) -> torch.dtype | None:
     return value
 
 
-def _class_matches(module: nn.Module, names: list[str]) -> bool:
-    cls = type(module)
-    return any(name in (cls.__name__, f"{cls.__module__}.{cls.__qualname__}") for name in names)
+def holds_params(module: nn.Module, recurse: bool = True) -> bool:
+    return next(module.parameters(recurse), None) is not None
 
 
 def wrap_units(net: nn.Module, policy: WrapPolicy) -> list[nn.Module]:
     """The submodules of ``net`` that become their own FSDP unit, innermost first (``net`` itself excluded)."""
-    has_params = [m for m in net.modules() if m is not net and any(True for _ in m.parameters())]
     if policy == "children":
-        return [m for m in net.children() if any(True for _ in m.parameters())]
+        return [m for m in net.children() if holds_params(m)]
+    inner_first = [m for m in reversed(list(net.modules())) if m is not net and holds_params(m)]
     if isinstance(policy, int) and not isinstance(policy, bool):
         units: list[nn.Module] = []
         covered: set[int] = set()
-        # Post-order: a module is a unit when the parameters not yet inside a unit reach the threshold.
-        for module in reversed(has_params):
-            free = sum(p.numel() for p in module.parameters() if id(p) not in covered)
-            if free >= policy:
+        for module in inner_first:  # a unit once the parameters not yet inside a unit reach the threshold
+            if sum(p.numel() for p in module.parameters() if id(p) not in covered) >= policy:
                 units.append(module)
                 covered.update(id(p) for p in module.parameters())
         return units
     if isinstance(policy, list):
-        return [m for m in reversed(has_params) if _class_matches(m, policy)]
+        return [
+            m for m in inner_first if {type(m).__name__, f"{type(m).__module__}.{type(m).__qualname__}"} & {*policy}
+        ]
     raise UserError(
         f"--trainer.strategy.wrap_policy: '{policy}' is not 'children', a parameter count or a list of class names."
     )
 
 
-def _holds_params(module: nn.Module) -> bool:
-    return any(True for _ in module.parameters())
-
-
 def backbone(module: nn.Module) -> nn.Module | None:
     """The single child that holds every parameter of ``module`` (``net``, ``model``), or ``None``."""
-    holders = [child for child in module.children() if _holds_params(child)]
-    own = any(True for _ in module.parameters(recurse=False))
-    return holders[0] if len(holders) == 1 and not own else None
-
-
-def checkpoint_activations(module: nn.Module) -> None:
-    """Recompute ``module``'s activations in backward (``torch.utils.checkpoint``, non-reentrant)."""
-    forward = module.forward
-    module.forward = functools.partial(checkpoint, forward, use_reentrant=False)
+    holders = [child for child in module.children() if holds_params(child)]
+    return holders[0] if len(holders) == 1 and not holds_params(module, recurse=False) else None
 
 
 def shard_module(module: nn.Module, strategy: FullyShardedStrategy) -> None:
-    """Shard any module: its backbone (the single child holding every parameter) as :func:`shard_backbone`
-    does; without one, each wrap unit among its submodules, then each direct child holding parameters.
-
-    Idempotent: Lightning calls ``configure_model`` again for every stage (fit, then test).
-    """
+    """Shard its backbone as :func:`shard_backbone` does; without one, the wrap units among its submodules,
+    then each direct child holding parameters."""
     net = backbone(module)
     if net is not None:
-        shard_backbone(net, strategy)
-        return
+        return shard_backbone(net, strategy)
     own = [name for name, _ in module.named_parameters(recurse=False)]
     if own:
         raise UserError(
             f"--strategy fsdp: {type(module).__name__} holds parameters itself ({', '.join(own)}); move them into a "
             "submodule, or shard the module in its own configure_model."
         )
-    roots = [child for child in module.children() if _holds_params(child)]
-    _shard(roots, wrap_units(module, strategy.wrap_policy), strategy)
+    _shard([c for c in module.children() if holds_params(c)], wrap_units(module, strategy.wrap_policy), strategy)
 
 
 def shard_backbone(net: nn.Module, strategy: FullyShardedStrategy) -> None:
@@ -179,19 +145,14 @@ def shard_backbone(net: nn.Module, strategy: FullyShardedStrategy) -> None:
 def _shard(roots: list[nn.Module], units: list[nn.Module], strategy: FullyShardedStrategy) -> None:
     from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
-    if any(isinstance(root, FSDPModule) for root in roots):
+    if any(isinstance(root, FSDPModule) for root in roots):  # Lightning configures again for test after fit
         return
-    mesh = strategy.device_mesh["data_parallel"]
     precision = MixedPrecisionPolicy(param_dtype=strategy.param_dtype, reduce_dtype=torch.float32)
-    options = {"mesh": mesh, "mp_policy": precision, "reshard_after_forward": strategy.reshard_after_forward}
+    options = {"mesh": strategy.device_mesh["data_parallel"], "reshard_after_forward": strategy.reshard_after_forward}
     for unit in units:
         if strategy.activation_checkpointing:
-            checkpoint_activations(unit)
+            unit.forward = functools.partial(checkpoint, unit.forward, use_reentrant=False)
         if not any(unit is root for root in roots):
-            fully_shard(unit, **options)
-    # A root holds the parameters left outside units; its outputs go back to float32 for the loss.
-    root_precision = MixedPrecisionPolicy(
-        param_dtype=strategy.param_dtype, reduce_dtype=torch.float32, output_dtype=torch.float32
-    )
-    for root in roots:
-        fully_shard(root, **{**options, "mp_policy": root_precision})
+            fully_shard(unit, mp_policy=precision, **options)
+    for root in roots:  # a root holds the parameters left outside units; its outputs return to float32 for the loss
+        fully_shard(root, mp_policy=dataclasses.replace(precision, output_dtype=torch.float32), **options)

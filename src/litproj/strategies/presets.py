@@ -1,4 +1,4 @@
-"""Look up strategy presets by name; each YAML file's first comment line is its description."""
+"""Strategy presets by name: ``configs/strategy/NAME.yaml``, described by its first comment line."""
 
 from __future__ import annotations
 
@@ -8,26 +8,17 @@ from litproj.errors import UserError, did_you_mean
 from litproj.rundir import config_dir
 
 
-def _folder() -> Path:
-    return config_dir() / "strategy"
-
-
-def describe(path: Path) -> str:
-    """The preset's first comment line (``# ...``), which says what it does and what it needs."""
-    for line in path.read_text().splitlines():
-        if line.startswith("#"):
-            return line.lstrip("# ").strip()
-    return ""
-
-
 def list_presets() -> dict[str, str]:
-    """Preset name -> one-line description, for every ``configs/strategy/*.yaml``."""
-    return {p.stem: describe(p) for p in sorted(_folder().glob("*.yaml"))}
+    """Preset name -> its first ``# ...`` line (what it does and what it needs)."""
+    presets = {}
+    for path in sorted((config_dir() / "strategy").glob("*.yaml")):
+        comments = [line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#")]
+        presets[path.stem] = comments[0] if comments else ""
+    return presets
 
 
 def preset_path(name: str) -> Path:
-    """The YAML file of preset ``name``; an unknown name fails listing the valid ones."""
-    path = _folder() / f"{name}.yaml"
+    path = config_dir() / "strategy" / f"{name}.yaml"
     if not path.is_file():
         names = sorted(list_presets())
         raise UserError(

@@ -1,48 +1,39 @@
-"""Manual model parallelism: cut a chain of modules into stages on listed devices and pipeline micro-batches.
+"""Manual model parallelism: a chain of modules cut into stages on listed devices, with GPipe micro-batches.
 
-A network too large for one device is cut into consecutive stages, each placed on its own device;
-activations cross devices between stages. Run naively, only one device works at a time. GPipe splits
-each batch into ``micro_batches`` chunks and feeds them through the stages in a wavefront, so stage 2
-works on chunk 1 while stage 1 works on chunk 2; the idle share (the "bubble") falls from
-``(S-1)/S`` to ``(S-1)/(M+S-1)`` for ``S`` stages and ``M`` micro-batches. CUDA launches are
-asynchronous, so a single Python process keeps all GPUs busy; on CPU the stages run one after another.
-
-:class:`ModelSplitStrategy` finds the chain in any LightningModule (:mod:`litproj.strategies.chain`),
-replaces the chain's forward with a :class:`Pipeline`, and leaves the placed stages where they are
-(Lightning would move the whole model to one device).
+Run naively, only one stage's device works at a time. GPipe feeds ``M`` micro-batches through ``S`` stages in a
+wavefront, so the idle share falls from ``(S-1)/S`` to ``(S-1)/(M+S-1)``; CUDA's asynchronous launches let one
+process keep every GPU busy. Lightning would move the whole model onto one device: :class:`ModelSplitStrategy`
+leaves placed stages where they are.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import torch
 from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
 
 from litproj.errors import UserError
-from litproj.strategies.chain import Chain, find_chain, sample_input, segments
+from litproj.strategies.chain import Chain, find_chain, numel, sample_input, segments
 
 
 def balanced_cuts(sizes: list[int], parts: int) -> list[int]:
-    """Start index of each of ``parts`` non-empty contiguous groups of ``sizes``, totals as even as possible.
-
-    Each cut goes where the running total comes closest to the next even share.
-    """
-    prefix = [0]
-    for size in sizes:
-        prefix.append(prefix[-1] + size)
+    """Start index of each of ``parts`` non-empty contiguous groups of ``sizes``, each cut where the running
+    total comes closest to the next even share."""
+    prefix = [0, *itertools.accumulate(sizes)]
     cuts = [0]
     for k in range(1, parts):
-        target = prefix[-1] * k / parts
         candidates = range(cuts[-1] + 1, len(sizes) - (parts - k) + 1)
-        cuts.append(min(candidates, key=lambda c: abs(prefix[c] - target)))
+        cuts.append(min(candidates, key=lambda c: abs(prefix[c] - prefix[-1] * k / parts)))
     return cuts
 
 
 class Pipeline:
     """Runs ``stages`` on ``devices`` GPipe-style; the output lands on the input's device.
 
-    Deliberately not an ``nn.Module``: the stages stay registered where they live in the backbone, so the
-    state dict (and every checkpoint) is the same as the unsplit network's.
+    Not an ``nn.Module``: the stages stay registered where they live, so the state dict (and every checkpoint)
+    is the unsplit network's.
     """
 
     def __init__(self, stages: list[nn.Module], devices: list[torch.device], micro_batches: int = 1):
@@ -52,78 +43,49 @@ class Pipeline:
 
     @classmethod
     def cut(cls, net: nn.Module, devices: list[str | torch.device], micro_batches: int = 1) -> Pipeline:
-        """Cut ``net`` into ``len(devices)`` stages balanced by parameter count."""
         return cls.from_pieces(segments(net), devices, micro_batches)
 
     @classmethod
     def from_pieces(
         cls, pieces: list[nn.Module], devices: list[str | torch.device], micro_batches: int = 1
     ) -> Pipeline:
-        """Group ``pieces`` (in forward order) into ``len(devices)`` consecutive stages balanced by parameter count."""
+        """Group ``pieces`` (in forward order) into one stage per device, balanced by parameter count."""
         if len(pieces) < len(devices):
             raise UserError(
                 f"--trainer.strategy.devices: {len(devices)} devices but the model splits into only {len(pieces)} "
                 "pieces; list fewer devices."
             )
-        sizes = [sum(p.numel() for p in piece.parameters()) for piece in pieces]
-        cuts = [*balanced_cuts(sizes, len(devices)), len(pieces)]
-        stages = [nn.Sequential(*pieces[a:b]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        cuts = [*balanced_cuts([numel(piece) for piece in pieces], len(devices)), len(pieces)]
+        stages = [nn.Sequential(*pieces[a:b]) for a, b in itertools.pairwise(cuts)]
         return cls(stages, [torch.device(d) for d in devices], micro_batches)
 
     def place(self) -> None:
         for stage, device in zip(self.stages, self.devices, strict=True):
             stage.to(device)
 
-    def modules(self) -> set[int]:
-        """ids of every module inside a stage (the strategy leaves these where they are)."""
-        return {id(m) for stage in self.stages for m in stage.modules()}
-
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         chunks = list(x.tensor_split(max(1, min(self.micro_batches, len(x)))))
-        steps = len(chunks) + len(self.stages) - 1
-        for clock in range(steps):
-            # Wavefront: at each clock, stage s works on micro-batch clock - s.
+        for clock in range(len(chunks) + len(self.stages) - 1):
             for s, (stage, device) in enumerate(zip(self.stages, self.devices, strict=True)):
-                m = clock - s
-                if 0 <= m < len(chunks):
-                    chunks[m] = stage(chunks[m].to(device, non_blocking=True))
+                if 0 <= clock - s < len(chunks):  # the wavefront: stage s works on micro-batch clock - s
+                    chunks[clock - s] = stage(chunks[clock - s].to(device, non_blocking=True))
         return torch.cat([chunk.to(x.device) for chunk in chunks])
-
-    def describe(self) -> list[str]:
-        return [
-            f"stage {i} on {device}: {sum(p.numel() for p in stage.parameters()):,} parameters"
-            for i, (stage, device) in enumerate(zip(self.stages, self.devices, strict=True))
-        ]
-
-
-def default_devices(accelerator_type: str, stages: int = 2) -> list[str]:
-    """``stages`` stages on the accelerator: ``cpu, cpu`` on CPU; ``cuda:0, cuda:1`` (or ``cuda:0`` twice) on GPU."""
-    if accelerator_type == "cuda":
-        count = max(1, torch.cuda.device_count())
-        return [f"cuda:{i % count}" for i in range(stages)]
-    return [accelerator_type] * stages
 
 
 def _move_unplaced(module: nn.Module, placed: set[int], device: torch.device) -> None:
-    if id(module) in placed:
-        return
+    """``module.to(device)`` for all but the ``placed`` modules (by id)."""
     if not any(id(m) in placed for m in module.modules()):
-        module.to(device)
-        return
-    _move_own_tensors(module, device)
-    for child in module.children():
-        _move_unplaced(child, placed, device)
-
-
-def _move_own_tensors(module: nn.Module, device: torch.device) -> None:
-    """The module's own parameters (in place, as ``Module.to`` does) and buffers, not its children's."""
-    with torch.no_grad():
-        for _, param in module.named_parameters(recurse=False):
-            param.data = param.data.to(device)
-            if param.grad is not None:
-                param.grad = param.grad.to(device)
-        for name, buffer in module.named_buffers(recurse=False):
-            setattr(module, name, buffer.to(device))  # stays a buffer, persistent or not
+        module.to(device)  # Module.to, so that overrides (torchmetrics' states) move too
+    elif id(module) not in placed:
+        with torch.no_grad():  # the module's own parameters (in place, as Module.to does) and buffers
+            for param in module.parameters(recurse=False):
+                param.data = param.data.to(device)
+                if param.grad is not None:
+                    param.grad = param.grad.to(device)
+            for name, buffer in module.named_buffers(recurse=False):
+                setattr(module, name, buffer.to(device))  # stays a buffer, persistent or not
+        for child in module.children():
+            _move_unplaced(child, placed, device)
 
 
 def _names(stages: list[str] | str | None) -> list[str] | None:
@@ -137,19 +99,16 @@ def _names(stages: list[str] | str | None) -> list[str] | None:
 
 
 class ModelSplitStrategy(SingleDeviceStrategy):
-    """One process; any LightningModule's chain of children cut into stages that stay where they are placed.
+    """One process; any LightningModule's chain (:func:`~litproj.strategies.chain.find_chain`) cut into stages.
 
-    Which chain (:func:`~litproj.strategies.chain.find_chain`): the children named by ``stages``, else the
-    single ``nn.Sequential`` child holding (nearly) all parameters. Before the first stage runs, one batch
-    checks that the pipelined module gives the outputs of the module as written. The root device (where
-    batches, the loss and metrics live) is the first stage's device.
+    The root device (where batches, the loss and metrics live) is the first stage's device.
 
     Args:
         devices: one device per stage (``[cuda:0, cuda:1]``); ``None``: one stage per name in ``stages``
             (else two stages) on the accelerator.
         micro_batches: GPipe micro-batches per batch (1: stages run one batch after another).
-        stages: names of the module's children that its forward runs one after another, in order
-            (``encoder,head`` or a list); ``None`` cuts the one ``nn.Sequential`` child holding the parameters.
+        stages: the children the module's forward runs one after another (``encoder,head`` or a list);
+            ``None`` cuts the one ``nn.Sequential`` child holding the parameters.
     """
 
     strategy_name = "model_split"
@@ -173,11 +132,12 @@ class ModelSplitStrategy(SingleDeviceStrategy):
         self._first_stage: torch.device | None = None
 
     def stage_devices(self) -> list[str]:
-        """The devices asked for, or one stage per named stage (two without names) on the accelerator."""
         if self.devices:
             return self.devices
-        kind = "cuda" if type(self.accelerator).__name__ == "CUDAAccelerator" else "cpu"
-        return default_devices(kind, len(self.stages) if self.stages else 2)
+        count = len(self.stages) if self.stages else 2
+        if type(self.accelerator).__name__ == "CUDAAccelerator":  # cuda:0, cuda:1 (cuda:0 twice on one GPU)
+            return [f"cuda:{i % max(1, torch.cuda.device_count())}" for i in range(count)]
+        return ["cpu"] * count
 
     def connect(self, model) -> None:
         super().connect(model)
@@ -189,7 +149,6 @@ class ModelSplitStrategy(SingleDeviceStrategy):
 
     @property
     def root_device(self) -> torch.device:
-        """The first stage's device once the model is connected (where the batch goes), else the base's."""
         return self._first_stage if self._first_stage is not None else super().root_device
 
     def setup(self, trainer) -> None:
@@ -200,8 +159,8 @@ class ModelSplitStrategy(SingleDeviceStrategy):
         super().setup(trainer)
 
     def model_to_device(self) -> None:
-        placed = self.pipeline.modules() if self.pipeline is not None else set()
-        _move_unplaced(self.model, placed, self.root_device)
+        stages = self.pipeline.stages if self.pipeline is not None else []
+        _move_unplaced(self.model, {id(m) for stage in stages for m in stage.modules()}, self.root_device)
 
 
 def apply_stages_flag(config) -> None:

@@ -1,12 +1,7 @@
-"""Where runs are recorded: the loggers of ``configs/logger/``, the tracker runs named in ``results.json``,
-final metrics in TensorBoard's HParams view, and the confusion-matrix figure.
+"""Where runs are recorded: loggers placed in the run folder, tracker runs named in ``results.json``, final
+metrics in TensorBoard's HParams view, the confusion-matrix figure. A fork keeps it (``cli/`` uses it)."""
 
-A fork that logs only to TensorBoard can delete ``loggers.py``'s extras but keeps the package:
-``cli/app.py`` places the loggers in the run folder with :func:`place_loggers`.
-"""
-
-from litproj.tracking.hparams import FinalMetricsToHParams
 from litproj.tracking.loggers import place_loggers
-from litproj.tracking.trackers import TrackerRuns
+from litproj.tracking.trackers import FinalMetricsToHParams, TrackerRuns
 
 __all__ = ["FinalMetricsToHParams", "TrackerRuns", "place_loggers"]

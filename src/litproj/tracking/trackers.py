@@ -1,16 +1,49 @@
-"""Say where each logger put the run (results.json ``trackers``) and close tracker runs before the summary."""
+"""What the trackers hold once a run is over: the final metrics beside the hyperparameters in TensorBoard's
+HParams view, and where each logger put the run (results.json ``trackers``), W&B runs closed before the summary."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
+from lightning_utilities.core.rank_zero import rank_zero_only
 from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
 
 
+def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if k.startswith(prefix) and v.numel() == 1}
+
+
+class FinalMetricsToHParams(Callback):
+    """Log hyperparameters again after testing, with the final ``val/*`` and ``test/*`` metrics: Lightning logs
+    them when a fit starts, before any metric exists, which leaves the HParams view nothing to compare."""
+
+    def __init__(self) -> None:
+        self.fit_metrics: dict[str, float] = {}
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.fit_metrics = _scalars(trainer.callback_metrics, "val/")
+
+    @rank_zero_only
+    def on_test_end(self, trainer, pl_module) -> None:
+        metrics = {**self.fit_metrics, **_scalars(trainer.callback_metrics, "test/")}
+        params = dict(pl_module.hparams)
+        if trainer.datamodule is not None:
+            params.update(
+                data=type(trainer.datamodule).__name__, batch_size=getattr(trainer.datamodule, "batch_size", None)
+            )
+        params["max_epochs"] = trainer.max_epochs
+        flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()}
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.log_hyperparams(flat, metrics=metrics)
+
+
 def _wandb(logger: WandbLogger) -> dict:
-    run = logger._experiment  # only a run that was started; reading `.experiment` would start one
-    if run is None:
+    wandb = sys.modules.get("wandb")  # never imported here: a run that never used W&B has none
+    run = getattr(wandb, "run", None)  # the active run; `logger.experiment` would start one
+    if run is None or run.id != logger.version:
         return {}
     found = {"wandb": {"dir": str(Path(run.dir).parent), "project": run.project, "group": run.group, "id": run.id}}
     # W&B closes runs at interpreter exit and prints its "wandb sync" hint then, after the results line that
@@ -20,15 +53,9 @@ def _wandb(logger: WandbLogger) -> dict:
 
 
 def _mlflow(logger: MLFlowLogger) -> dict:
-    if logger._run_id is None:
-        return {}
-    return {
-        "mlflow": {
-            "tracking_uri": logger._tracking_uri,
-            "experiment": logger._experiment_name,
-            "run_id": logger._run_id,
-        }
-    }
+    client = logger.experiment  # the run Lightning started when it logged hyperparameters
+    experiment = client.get_experiment(logger.experiment_id).name
+    return {"mlflow": {"tracking_uri": client.tracking_uri, "experiment": experiment, "run_id": logger.run_id}}
 
 
 def describe(logger: Logger) -> dict:
@@ -45,11 +72,8 @@ def describe(logger: Logger) -> dict:
 
 
 class TrackerRuns(Callback):
-    """Adds ``trackers`` to results.json: per logger, where its record of this run is.
-
-    Tests, tune and people then find the metrics CSV, the offline W&B run or the MLflow run id without
-    guessing paths. The report is taken once, when the run is over, so it is also where W&B runs end.
-    """
+    """Adds ``trackers`` to results.json, so tests, tune and people find each logger's record without guessing;
+    the report is taken once, when the run is over, so it is also where W&B runs end."""
 
     def __init__(self) -> None:
         self._trainer: Trainer | None = None
@@ -60,7 +84,5 @@ class TrackerRuns(Callback):
     def litproj_report(self) -> dict:
         if self._trainer is None or not self._trainer.is_global_zero:
             return {}
-        trackers: dict = {}
-        for logger in self._trainer.loggers:
-            trackers.update(describe(logger))
+        trackers = {key: value for logger in self._trainer.loggers for key, value in describe(logger).items()}
         return {"trackers": trackers} if trackers else {}

@@ -1,5 +1,4 @@
-"""The troubleshooting kit: out-of-memory recovery, batch-size/LR finders, memory monitor, leak detector,
-shape checks, precision notes, an error explainer and ``litproj doctor``. See docs/troubleshooting.md."""
+"""The troubleshooting kit (docs/troubleshooting.md): OOM recovery, finders, memory and leak watch, checks, doctor."""
 
 from litproj.troubleshoot.arguments import add_troubleshooting_arguments
 from litproj.troubleshoot.explain import explain_errors

@@ -1,7 +1,5 @@
 """The troubleshooting flags of ``train.py``, added to LightningCLI's parser in one call."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from jsonargparse.typing import NonNegativeInt, PositiveInt
@@ -11,8 +9,7 @@ from litproj.troubleshoot.memory import MemoryMonitor
 
 
 def add_troubleshooting_arguments(parser) -> None:
-    """``--find_batch_size``, ``--find_lr``, ``--oom_recovery``, ``--simulate_oom_above``, ``--summary`` and the
-    ``--memory_monitor.*`` / ``--leak_detector.*`` callbacks (LightningCLI adds those to every Trainer)."""
+    """The flags, and the ``--memory_monitor.*`` / ``--leak_detector.*`` callbacks that every Trainer gets."""
     parser.add_argument(
         "--find_batch_size",
         type=Literal["power", "binsearch"] | None,
@@ -26,14 +23,6 @@ def add_troubleshooting_arguments(parser) -> None:
         help="Upper bound of the batch-size search (a CPU never runs out of memory; the train set also caps it).",
     )
     parser.add_argument(
-        "--find_lr",
-        type=bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="Run the learning-rate finder, save lr_find.png, train with it.",
-    )
-    parser.add_argument(
         "--oom_recovery",
         type=bool | None,
         default=None,
@@ -45,13 +34,10 @@ def add_troubleshooting_arguments(parser) -> None:
         default=None,
         help="Raise a CUDA out-of-memory error for any batch larger than this (to see recovery on a CPU).",
     )
-    parser.add_argument(
-        "--summary",
-        type=bool,
-        nargs="?",
-        const=True,
-        default=False,
-        help="Print every layer with input/output shapes, then exit (--summary alone means true).",
-    )
+    for switch, text in (
+        ("--find_lr", "Run the learning-rate finder, save lr_find.png, train with it."),
+        ("--summary", "Print every layer with input/output shapes, then exit (--summary alone means true)."),
+    ):
+        parser.add_argument(switch, type=bool, nargs="?", const=True, default=False, help=text)
     parser.add_lightning_class_args(MemoryMonitor, "memory_monitor")
     parser.add_lightning_class_args(LeakDetector, "leak_detector")

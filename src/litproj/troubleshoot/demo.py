@@ -1,7 +1,5 @@
 """Deliberately broken pieces for the troubleshooting demos (configs/demo/*.yaml). Never use them for real work."""
 
-from __future__ import annotations
-
 import torch
 from torch import nn
 
@@ -9,10 +7,7 @@ from litproj.module import ImageClassifier
 
 
 class LeakyClassifier(ImageClassifier):
-    """An :class:`ImageClassifier` with the lecture's leak: ``self.total_loss += loss`` keeps every graph alive.
-
-    The mean training loss it logs is right; the memory it keeps is not. The fix is ``loss.item()``.
-    """
+    """An :class:`ImageClassifier` with the lecture's leak: ``self.total_loss += loss`` keeps every graph alive."""
 
     def on_train_epoch_start(self) -> None:
         self.total_loss = 0.0
@@ -42,12 +37,9 @@ class MLP28(nn.Sequential):
 
 class MemoryHungryCNN(nn.Sequential):
     """Upsamples images 16x (8x8 digits become 128x128) through 16 conv layers: about 128 MB of saved
-    activations per sample, so a batch of 1024 needs ~130 GB and really exhausts a GPU.
-
-    Many layers rather than one huge one: every tensor stays under 2**31 elements, which CUDA kernels
-    index safely, so the failure is a genuine out-of-memory error and nothing else.
-    bench/gpu_troubleshoot.sh trains it with a batch far too large to show OOM recovery on real hardware.
-    """
+    activations per sample, so bench/gpu_troubleshoot.sh's batch really exhausts a GPU. Many layers rather
+    than one huge one keep every tensor under 2**31 elements (which CUDA kernels index safely), so the
+    failure is a genuine out-of-memory error and nothing else."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 64, depth: int = 16):
         layers: list[nn.Module] = [nn.Upsample(scale_factor=16), nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU()]

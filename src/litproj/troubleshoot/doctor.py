@@ -1,15 +1,89 @@
 """``litproj doctor``: can this machine train, with which presets and precisions, and what is broken (and the fix)."""
 
-from __future__ import annotations
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
 
-from dataclasses import dataclass
-
+import torch
 import yaml
 from rich.console import Console
 from rich.table import Table
 
 from litproj.rundir import config_dir
-from litproj.troubleshoot.machine import Machine, inspect_machine
+
+#: packages whose presence or version matters to litproj (``lightning`` must NOT be installed next to it).
+PACKAGES = ("pytorch-lightning", "lightning", "torchvision", "torchmetrics", "ray", "psutil")
+
+
+@dataclass
+class GPU:
+    index: int
+    name: str
+    total_mb: float
+    free_mb: float
+    bf16: bool
+
+
+@dataclass
+class Machine:
+    python: str
+    system: str
+    torch: str
+    torch_cuda: str | None
+    cuda_available: bool
+    nvidia_driver: bool
+    cudnn: str | None = None
+    nccl: str | None = None
+    gpus: list[GPU] = field(default_factory=list)
+    cpus: int = 1
+    packages: dict[str, str | None] = field(default_factory=dict)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _nccl() -> str | None:
+    try:
+        version = torch.cuda.nccl.version()
+    except (RuntimeError, AttributeError):
+        return None
+    return ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
+
+
+def _gpus() -> list[GPU]:
+    gpus = []
+    for index in range(torch.cuda.device_count()):
+        free, total = torch.cuda.mem_get_info(index)
+        bf16 = torch.cuda.get_device_capability(index)[0] >= 8
+        gpus.append(GPU(index, torch.cuda.get_device_name(index), total / 2**20, free / 2**20, bf16))
+    return gpus
+
+
+def inspect_machine() -> Machine:
+    available = torch.cuda.is_available()
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return Machine(
+        python=sys.version.split()[0],
+        system=f"{platform.system()} {platform.release()} ({platform.machine()})",
+        torch=torch.__version__,
+        torch_cuda=torch.version.cuda,
+        cuda_available=available,
+        nvidia_driver=Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists(),
+        cudnn=str(cudnn) if cudnn else None,
+        nccl=_nccl() if torch.distributed.is_available() and torch.distributed.is_nccl_available() else None,
+        gpus=_gpus() if available else [],
+        cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        packages={name: _version(name) for name in PACKAGES},
+    )
+
 
 _STYLE = {"ok": "green", "info": "cyan", "warning": "yellow", "error": "bold red"}
 
@@ -21,49 +95,39 @@ class Finding:
     fix: str = ""
 
 
-def diagnose(machine: Machine) -> list[Finding]:
+def diagnose(machine: Machine) -> Iterator[Finding]:
     """Known bad states, most serious first. A CUDA build of torch without a driver is fine on a CPU machine."""
-    findings = []
     if machine.nvidia_driver and machine.torch_cuda is None:
-        findings.append(
-            Finding(
-                "error",
-                "this machine has an NVIDIA driver but torch is a CPU-only build.",
-                "install a CUDA build: pip install torch --index-url https://download.pytorch.org/whl/cu126",
-            )
+        yield Finding(
+            "error",
+            "this machine has an NVIDIA driver but torch is a CPU-only build.",
+            "install a CUDA build: pip install torch --index-url https://download.pytorch.org/whl/cu126",
         )
     elif machine.nvidia_driver and not machine.cuda_available:
-        findings.append(
-            Finding(
-                "error",
-                f"an NVIDIA driver is present but torch (CUDA {machine.torch_cuda}) cannot use it.",
-                "the driver is older than this torch's CUDA: update the driver, or install a torch wheel for "
-                "the CUDA version nvidia-smi shows; also check CUDA_VISIBLE_DEVICES.",
-            )
+        yield Finding(
+            "error",
+            f"an NVIDIA driver is present but torch (CUDA {machine.torch_cuda}) cannot use it.",
+            "the driver is older than this torch's CUDA: update the driver, or install a torch wheel for "
+            "the CUDA version nvidia-smi shows; also check CUDA_VISIBLE_DEVICES.",
         )
     elif machine.torch_cuda and not machine.nvidia_driver:
-        findings.append(Finding("info", f"torch is built with CUDA {machine.torch_cuda}; no NVIDIA driver: CPU only."))
+        yield Finding("info", f"torch is built with CUDA {machine.torch_cuda}; no NVIDIA driver: CPU only.")
     if machine.packages.get("lightning") and machine.packages.get("pytorch-lightning"):
-        findings.append(
-            Finding(
-                "warning",
-                "both `lightning` and `pytorch_lightning` are installed: callbacks of one are not callbacks "
-                "of the other (Ray Tune's Lightning callback picks `lightning`).",
-                "pip uninstall lightning  (litproj uses pytorch_lightning)",
-            )
+        yield Finding(
+            "warning",
+            "both `lightning` and `pytorch_lightning` are installed: callbacks of one are not callbacks "
+            "of the other (Ray Tune's Lightning callback picks `lightning`).",
+            "pip uninstall lightning  (litproj uses pytorch_lightning)",
         )
     if not machine.packages.get("pytorch-lightning"):
-        findings.append(Finding("error", "pytorch_lightning is not installed.", 'pip install -e ".[dev]"'))
+        yield Finding("error", "pytorch_lightning is not installed.", 'pip install -e ".[dev]"')
     for gpu in machine.gpus:
         if gpu.free_mb < 0.1 * gpu.total_mb:
-            findings.append(
-                Finding(
-                    "warning",
-                    f"GPU {gpu.index} has only {gpu.free_mb:.0f} of {gpu.total_mb:.0f} MB free.",
-                    "another process holds it: nvidia-smi shows which; stop it or pick another GPU.",
-                )
+            yield Finding(
+                "warning",
+                f"GPU {gpu.index} has only {gpu.free_mb:.0f} of {gpu.total_mb:.0f} MB free.",
+                "another process holds it: nvidia-smi shows which; stop it or pick another GPU.",
             )
-    return findings or [Finding("ok", "no known problems.")]
 
 
 def preset_support(preset: dict, machine: Machine) -> str:
@@ -79,21 +143,6 @@ def preset_support(preset: dict, machine: Machine) -> str:
     if not needs_gpu and len(machine.gpus) < count and machine.cpus < count:
         return f"no: needs {count} devices"
     return "yes"
-
-
-def precision_support(machine: Machine) -> dict[str, str]:
-    gpu = bool(machine.gpus)
-    return {
-        "32-true": "yes",
-        "16-mixed": "yes" if gpu else "CPU: falls back to bf16-mixed",
-        "bf16-mixed": "yes" if not gpu or all(g.bf16 for g in machine.gpus) else "no: GPU before Ampere",
-    }
-
-
-def recommended_workers(machine: Machine) -> str:
-    """Workers per DataLoader: CPUs shared by the GPUs, one left for the main process, at most 8."""
-    per_device = machine.cpus // max(1, len(machine.gpus))
-    return f"{max(0, min(8, per_device - 1))} for image files; 0 for in-memory data (digits)"
 
 
 def _table(title: str, rows: list[tuple[str, str]]) -> Table:
@@ -118,8 +167,14 @@ def render(machine: Machine, findings: list[Finding], console: Console) -> None:
     console.print(_table("litproj doctor · versions", versions + (gpus or [("GPUs", "no GPU")])))
     presets = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((config_dir() / "strategy").glob("*.yaml"))}
     can = [(f"--strategy {name}", preset_support(preset, machine)) for name, preset in presets.items()]
-    can += [(f"precision {name}", value) for name, value in precision_support(machine).items()]
-    can.append(("--data.num_workers", recommended_workers(machine)))
+    # DataLoader workers: the CPUs shared by the GPUs, one left for the main process, at most 8.
+    workers = max(0, min(8, machine.cpus // max(1, len(machine.gpus)) - 1))
+    can += [
+        ("precision 32-true", "yes"),
+        ("precision 16-mixed", "yes" if machine.gpus else "CPU: falls back to bf16-mixed"),
+        ("precision bf16-mixed", "yes" if all(g.bf16 for g in machine.gpus) else "no: GPU before Ampere"),
+        ("--data.num_workers", f"{workers} for image files; 0 for in-memory data (digits)"),
+    ]
     console.print(_table("this machine can run", can))
     for finding in findings:
         fix = f"\n    fix: {finding.fix}" if finding.fix else ""
@@ -129,6 +184,6 @@ def render(machine: Machine, findings: list[Finding], console: Console) -> None:
 def doctor(machine: Machine | None = None, console: Console | None = None) -> int:
     """Print the report; return 1 when something is broken (an ``error`` finding), else 0."""
     machine = machine or inspect_machine()
-    findings = diagnose(machine)
+    findings = list(diagnose(machine)) or [Finding("ok", "no known problems.")]
     render(machine, findings, console or Console())
     return 1 if any(f.level == "error" for f in findings) else 0

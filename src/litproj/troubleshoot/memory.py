@@ -1,7 +1,5 @@
 """Watch memory per iteration: allocated / reserved / peak CUDA memory, or the process's resident memory on CPU."""
 
-from __future__ import annotations
-
 import psutil
 import torch
 from pytorch_lightning import Callback
@@ -26,13 +24,11 @@ def current_mb(reading: dict[str, float]) -> float:
 
 
 class MemoryMonitor(Callback):
-    """Log memory every ``every_n_steps`` training steps to the loggers (TensorBoard: ``memory/*``) and keep
-    each epoch's peak for the summary and results.json.
+    """Log memory to the loggers (``memory/*``) and keep each epoch's peak for the summary and results.json.
 
     Lightning's ``DeviceStatsMonitor`` logs every allocator statistic (hundreds of series); this logs
-    the three that answer "how close am I to out-of-memory, and is it growing?". On a GPU the epoch
-    peak is ``torch.cuda.max_memory_allocated`` since the epoch began (the peak counter is reset at
-    each epoch start); on a CPU it is the largest RSS sampled.
+    the three that answer "how close am I to out-of-memory, and is it growing?". The epoch peak is
+    ``torch.cuda.max_memory_allocated`` since the epoch began on a GPU, the largest RSS sampled on a CPU.
 
     Args:
         every_n_steps: log every N training steps; 0 turns the monitor off.
@@ -54,9 +50,8 @@ class MemoryMonitor(Callback):
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if not self.every_n_steps:
             return
-        device = trainer.strategy.root_device
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(trainer.strategy.root_device)
         self._epoch_peak = 0.0
         self._sample(trainer)
 

@@ -1,42 +1,65 @@
 """Survive a CUDA out-of-memory error during fit by training on with smaller batches and the same effective batch.
 
 A callback cannot restart ``fit`` (Lightning tears the run down after any exception), so recovery is a
-loop around ``trainer.fit``: free what the failed attempt held, halve the per-device batch, double
-gradient accumulation (batch x accumulation, the batch the optimizer sees, stays the same), and resume
-from the last checkpoint, or from the very start when none was written yet.
-
-A module with ``automatic_optimization = False`` steps its optimizers itself, and Lightning refuses
-to accumulate for it: there the batch is halved alone, and the run says that the effective batch shrank.
+loop around ``trainer.fit``. ``--simulate_oom_above`` raises the same error on purpose, to see it on a CPU.
 """
-
-from __future__ import annotations
 
 import copy
 import gc
-from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities.data import extract_batch_size
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.utilities.memory import is_oom_error
+from torch import nn
 
-from litproj.errors import UserError
+from litproj.errors import UserError, say
 from litproj.troubleshoot.batch import batch_size_of, data_name, set_batch_size
-from litproj.troubleshoot.report import say
 
 _MANUAL = "manual optimization cannot accumulate"
+#: bytes per sample used to word the simulated error like PyTorch's own (the size is made up; the batch is real).
+_BYTES_PER_SAMPLE = 4 * 2**20
+
+
+def batch_length(batch) -> int | None:
+    """Samples in a batch by Lightning's rule (the one ``self.log`` uses); None when it holds no tensor."""
+    try:
+        return extract_batch_size(batch)
+    except (MisconfigurationException, RecursionError):
+        return None
+
+
+def simulated_oom(samples: int, limit: int) -> torch.cuda.OutOfMemoryError:
+    """An error that Lightning and litproj treat exactly like a real CUDA OOM (same type, same wording)."""
+    return torch.cuda.OutOfMemoryError(
+        f"CUDA out of memory. Tried to allocate {samples * _BYTES_PER_SAMPLE / 2**20:.2f} MiB. GPU 0 has a total "
+        f"capacity of {limit * _BYTES_PER_SAMPLE / 2**20:.2f} MiB of which 0 bytes is free. "
+        f"(simulated by --simulate_oom_above {limit}: a batch of {samples} samples reached the model)"
+    )
+
+
+def install_simulated_oom(model: nn.Module, max_samples: int) -> list:
+    """Raise a simulated OOM whenever a batch larger than ``max_samples`` reaches ``model`` or a direct child.
+
+    Forward pre-hooks, not a callback: Lightning's tuner runs its trials without callbacks, and the
+    batch-size finder must see these errors too. Returns the hook handles.
+    """
+
+    def check(module: nn.Module, args: tuple, kwargs: dict) -> None:
+        # The first input is the batch (``self(x)``, ``self(batch)``, ``self(x=x)``); later ones may be masks or flags.
+        inputs = (*args, *kwargs.values())
+        samples = batch_length(inputs[0]) if inputs else None
+        if samples is not None and samples > max_samples:
+            raise simulated_oom(samples, max_samples)
+
+    return [m.register_forward_pre_hook(check, with_kwargs=True) for m in (model, *model.children())]
 
 
 def recovery_wanted(setting: bool | None, trainer, simulating: bool, datamodule=None) -> bool:
-    """``--oom_recovery``: as given, else on for GPU runs and for ``--simulate_oom_above`` (which exists to show it).
-
-    Only single-process runs recover: under DDP the other ranks would wait forever in a collective
-    while one rank retries, so there the error goes to the error explainer instead. A DataModule
-    without a batch size to halve is named now, before training, not after the first OOM.
-
-    Raises:
-        UserError: ``--oom_recovery true`` on a DataModule without an int ``batch_size``.
-    """
+    """``--oom_recovery`` as given, else on for GPU runs and ``--simulate_oom_above``; off under DDP (the other ranks
+    would wait in a collective while one retries). A DataModule without a batch size is named before training."""
     wanted = setting if setting is not None else trainer.strategy.root_device.type == "cuda" or simulating
     if wanted and trainer.world_size > 1:
         say(f"--oom_recovery works on one process only; this run has {trainer.world_size}, so it is off.")
@@ -52,44 +75,23 @@ def recovery_wanted(setting: bool | None, trainer, simulating: bool, datamodule=
     return bool(wanted)
 
 
-def free_memory() -> None:
-    """Drop what the failed attempt left behind (activations referenced by the traceback, cached blocks)."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
-def _last_checkpoint(trainer) -> str | None:
-    callback = trainer.checkpoint_callback
-    if callback is None or not callback.dirpath:
-        return None
-    last = Path(callback.dirpath) / "last.ckpt"
-    return str(last) if last.is_file() else None
-
-
 class OOMRecovery:
-    """Runs ``fit`` until it succeeds, halving the batch after each out-of-memory error.
-
-    Args:
-        trainer: the run's Trainer (its ``accumulate_grad_batches`` is doubled on each retry, unless the
-            model optimizes manually).
-        model: the LightningModule (reset to its initial weights when no checkpoint exists yet).
-        datamodule: must have an int ``batch_size`` (attribute or hyperparameter), the per-device batch that is halved.
-    """
+    """Runs ``fit`` until it succeeds: after each out-of-memory error it frees memory, halves the batch, doubles
+    gradient accumulation (manual optimization cannot accumulate: there the effective batch shrinks, and the run
+    says so) and resumes from ``last.ckpt``, or from the start when none was written yet."""
 
     def __init__(self, trainer: pl.Trainer, model: pl.LightningModule, datamodule: pl.LightningDataModule) -> None:
         self.trainer, self.model, self.datamodule = trainer, model, datamodule
         self.retries: list[dict] = []
-        # Model weights and loop counters before anything ran: a retry without a checkpoint starts from here,
-        # so the step count and the weights are those of a clean start, not of the failed attempt.
+        self._initial = (batch_size_of(datamodule) or 0, trainer.accumulate_grad_batches)
+        # A retry without a checkpoint starts from these weights and loop counters, not the failed attempt's.
         self._initial_weights = copy.deepcopy(model.state_dict())
         self._initial_loop = copy.deepcopy(trainer.fit_loop.state_dict())
 
-    def run(self, fit: Callable[[str | None], None], ckpt_path: str | None) -> None:
-        """Call ``fit(ckpt_path)``; after an OOM, shrink the batch and call it again from the last checkpoint."""
+    def run(self, ckpt_path: str | None, weights_only: bool | None) -> None:
         while True:
             try:
-                fit(ckpt_path)
+                self.trainer.fit(self.model, datamodule=self.datamodule, ckpt_path=ckpt_path, weights_only=weights_only)
                 return
             except RuntimeError as err:
                 if not is_oom_error(err):
@@ -97,13 +99,8 @@ class OOMRecovery:
                 ckpt_path = self._prepare_retry(err) or ckpt_path
 
     def _prepare_retry(self, err: RuntimeError) -> str | None:
-        batch = batch_size_of(self.datamodule)
+        batch = batch_size_of(self.datamodule) or 0  # never 0: recovery_wanted checked the DataModule
         accumulation = self.trainer.accumulate_grad_batches
-        if batch is None:
-            raise UserError(
-                f"out of memory, and {data_name(self.datamodule)} has no batch_size to shrink; "
-                "lower the batch size of your data by hand."
-            ) from err
         if batch <= 1:
             raise UserError(
                 f"out of memory at batch size 1 (accumulating {accumulation} batches) after "
@@ -111,12 +108,16 @@ class OOMRecovery:
                 "(or 16-mixed), a smaller model (--model.backbone for ImageClassifier), or a strategy that shards "
                 "the model."
             ) from err
-        free_memory()
+        gc.collect()  # drop the failed attempt's activations (the traceback referenced them) and cached blocks
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         manual = not self.model.automatic_optimization  # Lightning refuses accumulate_grad_batches > 1 there
         new_batch, new_accumulation = batch // 2, accumulation if manual else accumulation * 2
         set_batch_size(self.datamodule, new_batch)
         self.trainer.accumulate_grad_batches = new_accumulation
-        resume = _last_checkpoint(self.trainer)
+        callback = self.trainer.checkpoint_callback
+        last = Path(callback.dirpath) / "last.ckpt" if callback is not None and callback.dirpath else None
+        resume = str(last) if last is not None and last.is_file() else None
         if resume is None:
             self.model.load_state_dict(self._initial_weights)
             self.trainer.fit_loop.load_state_dict(copy.deepcopy(self._initial_loop))
@@ -142,11 +143,11 @@ class OOMRecovery:
         )
         return resume
 
-    def report(self, initial_batch: int, initial_accumulation: int) -> dict:
+    def report(self) -> dict:
         """The ``oom_recovery`` section of results.json."""
-        sizes = [initial_batch, *(r["batch_size"] for r in self.retries)]
-        accumulations = [initial_accumulation, *(r["accumulate_grad_batches"] for r in self.retries)]
-        effective = [b * a for b, a in zip(sizes, accumulations, strict=True)]
+        sizes = [self._initial[0], *(r["batch_size"] for r in self.retries)]
+        accumulations = [self._initial[1], *(r["accumulate_grad_batches"] for r in self.retries)]
+        first, last = sizes[0] * accumulations[0], sizes[-1] * accumulations[-1]
         count = len(self.retries)
         summary = f"{count} {'retry' if count == 1 else 'retries'}: batch {' → '.join(map(str, sizes))}"
         if accumulations[-1] != accumulations[0]:
@@ -156,10 +157,10 @@ class OOMRecovery:
             "retries": self.retries,
             "final_batch_size": sizes[-1],
             "final_accumulate_grad_batches": accumulations[-1],
-            "final_effective_batch_size": effective[-1],
+            "final_effective_batch_size": last,
         }
-        if effective[-1] != effective[0]:
+        if last != first:
             why = f": {_MANUAL}" if not self.model.automatic_optimization else ""
-            report["effective_batch_changed"] = f"effective batch {effective[0]} → {effective[-1]}{why}"
-            report["summary"] += f"; effective batch {effective[0]} → {effective[-1]}{why}"
+            report["effective_batch_changed"] = f"effective batch {first} → {last}{why}"
+            report["summary"] += f"; {report['effective_batch_changed']}"
         return report

@@ -1,16 +1,48 @@
 """How the troubleshooting kit wraps a run: checks before it, tuning and OOM recovery around ``fit``."""
 
-from __future__ import annotations
+import inspect
+from pathlib import Path
 
+import torch
+import yaml
+from lightning_utilities.core.rank_zero import rank_zero_only
+from pytorch_lightning import Callback
+
+from litproj.errors import UserError, say
 from litproj.rundir import is_child_rank
-from litproj.troubleshoot.batch import batch_size_of, init_accepts
-from litproj.troubleshoot.oom import OOMRecovery, recovery_wanted
-from litproj.troubleshoot.precision import check_precision
-from litproj.troubleshoot.report import run_notes
-from litproj.troubleshoot.saved_config import update_saved_config
+from litproj.troubleshoot.batch import batch_size_of
+from litproj.troubleshoot.oom import OOMRecovery, install_simulated_oom, recovery_wanted
 from litproj.troubleshoot.shapes import check_shapes, print_summary
-from litproj.troubleshoot.simulate import install_simulated_oom
 from litproj.troubleshoot.tuning import check_finders, find_batch_size, find_lr
+
+#: Lightning's short spellings of precisions, so "16" and "16-mixed" compare equal.
+_PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true", "64": "64-true"}
+
+
+class RunNotes(Callback):
+    """The troubleshooting sections of a run (OOM retries, finder results, precision) for results.json.
+
+    A callback only so that the summary finds it through ``litproj_report()`` like every other
+    contributor; it hooks into nothing. A section with a ``summary`` string also gets a row in the summary table.
+    """
+
+    def __init__(self) -> None:
+        self.sections: dict[str, dict] = {}
+
+    def add(self, name: str, **values) -> None:
+        self.sections.setdefault(name, {}).update(values)
+
+    def litproj_report(self) -> dict:
+        return dict(self.sections)
+
+
+def run_notes(trainer) -> RunNotes:
+    """The run's :class:`RunNotes`, added to the trainer on first use."""
+    notes = next((c for c in trainer.callbacks if isinstance(c, RunNotes)), None)
+    if notes is None:
+        notes = RunNotes()
+        trainer.callbacks.append(notes)
+    return notes
 
 
 def _image_hint(datamodule) -> str:
@@ -24,17 +56,29 @@ def _image_hint(datamodule) -> str:
     return f" ({prefix}{'x'.join(map(str, size))} images from {type(datamodule).__name__})"
 
 
-def _config_key(section: str, obj, name: str) -> str | None:
-    """``data.init_args.batch_size`` when ``obj``'s class takes ``name`` (else config.yaml cannot hold the value)."""
-    return f"{section}.init_args.{name}" if init_accepts(obj, name) else None
+def check_precision(requested, trainer, notes: RunNotes) -> None:
+    """Say when the precision that trains is not the one asked for; refuse bf16 on a GPU without it."""
+    asked, used = (_PRECISION_ALIASES.get(str(p), str(p)) for p in (requested or "32-true", trainer.precision))
+    device = trainer.strategy.root_device
+    if (
+        used.startswith("bf16")
+        and device.type == "cuda"
+        and not torch.cuda.is_bf16_supported(including_emulation=False)
+    ):
+        raise UserError(
+            f"--trainer.precision {asked}: {torch.cuda.get_device_name(device)} has no bfloat16 support; "
+            "use --trainer.precision 16-mixed."
+        )
+    if asked != used:
+        say(
+            f"--trainer.precision {asked} is not available on {device.type.upper()}; training uses {used} "
+            "(float16 autocast needs a CUDA GPU; bfloat16 autocast saves memory on CPUs too)."
+        )
+    notes.add("precision", summary=used if asked == used else f"{used} (asked {asked})", requested=asked, used=used)
 
 
 def preflight(cli) -> bool:
-    """Checks every stage gets before it runs; returns True when nothing should run (``--summary`` printed).
-
-    Raises:
-        UserError: the model does not fit its example input, or the precision cannot run on this hardware.
-    """
+    """Checks every stage gets before it runs; returns True when nothing should run (``--summary`` printed)."""
     config, trainer, model = cli.config, cli.trainer, cli.model
     # A run that stops here leaves no empty run folder: the runner discards it (rundir.discard_if_empty).
     check_shapes(model, _image_hint(cli.datamodule))
@@ -48,43 +92,62 @@ def preflight(cli) -> bool:
     return False
 
 
-def fit(cli) -> None:
-    """``trainer.fit`` with the batch-size and learning-rate finders before it and OOM recovery around it.
+def _config_key(section: str, obj, name: str) -> str | None:
+    """``data.init_args.batch_size`` when ``type(obj)(batch_size=...)`` is valid, so config.yaml may hold it."""
+    if obj is None or type(obj).__init__ is object.__init__:
+        return None
+    try:
+        parameters = inspect.signature(type(obj).__init__).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    accepted = any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+    return f"{section}.init_args.{name}" if accepted else None
 
-    Raises:
-        UserError: before anything runs, when a finder or OOM recovery cannot work on this model or DataModule.
-    """
+
+@rank_zero_only
+def update_saved_config(run_dir: Path | str, changes: dict[str, object]) -> None:
+    """Set dotted keys in ``run_dir/config.yaml``, so ``--config`` on it repeats the run that finished
+    (not the one that ran out of memory) and ``test``/``predict`` from its checkpoints use a batch that fits."""
+    path = Path(run_dir) / "config.yaml"
+    if not changes or not path.is_file():
+        return
+    config = yaml.safe_load(path.read_text()) or {}
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def fit(cli) -> None:
+    """``trainer.fit`` with the batch-size and learning-rate finders before it and OOM recovery around it."""
     config, trainer, model, data = cli.config, cli.trainer, cli.model, cli.datamodule
     # Every refusal comes first, while nothing has run and the run folder is still empty.
     lr_attr = check_finders(model, data, config.find_batch_size, config.find_lr)
     recover = recovery_wanted(config.oom_recovery, trainer, config.simulate_oom_above is not None, data)
     notes = run_notes(trainer)
     saved: dict[str, object] = {}
-    batch_key = _config_key("data", data, "batch_size")
     if config.find_batch_size:
-        found = find_batch_size(trainer, model, data, config.find_batch_size, config.find_batch_size_max, notes)
-        if batch_key:
-            saved[batch_key] = found
+        found = find_batch_size(trainer, model, data, config.find_batch_size, config.find_batch_size_max)
+        notes.add("batch_size_finder", **found)
         saved["find_batch_size"] = None
-    if config.find_lr and lr_attr:
-        lr = find_lr(trainer, model, data, cli.run_dir, notes, lr_attr)
-        lr_key = _config_key("model", model, lr_attr)
+    if lr_attr:  # set exactly when --find_lr
+        notes.add("lr_finder", **find_lr(trainer, model, data, cli.run_dir, lr_attr))
+        lr, lr_key = notes.sections["lr_finder"]["lr"], _config_key("model", model, lr_attr)
         if lr is not None and lr_key:
             saved[lr_key] = lr
         saved["find_lr"] = False
-
-    def run_fit(ckpt_path: str | None) -> None:
-        trainer.fit(model, datamodule=data, ckpt_path=ckpt_path, weights_only=cli.weights_only)
-
     if not recover:
-        run_fit(cli.ckpt_path)
+        trainer.fit(model, datamodule=data, ckpt_path=cli.ckpt_path, weights_only=cli.weights_only)
     else:
-        batch, accumulation = batch_size_of(data), trainer.accumulate_grad_batches
         recovery = OOMRecovery(trainer, model, data)
-        recovery.run(run_fit, cli.ckpt_path)
+        recovery.run(cli.ckpt_path, cli.weights_only)
         if recovery.retries:
-            notes.add("oom_recovery", **recovery.report(batch or 0, accumulation))
-            if batch_key:
-                saved[batch_key] = batch_size_of(data)
+            notes.add("oom_recovery", **recovery.report())
             saved["trainer.accumulate_grad_batches"] = int(trainer.accumulate_grad_batches)
+    batch_key = _config_key("data", data, "batch_size")
+    if batch_key and (config.find_batch_size or "trainer.accumulate_grad_batches" in saved):
+        saved[batch_key] = batch_size_of(data)
     update_saved_config(cli.run_dir, saved)

@@ -1,32 +1,20 @@
 """Lightning's tuner behind two flags: find the largest batch that fits, then a learning rate that learns."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from pytorch_lightning.tuner import Tuner
 from pytorch_lightning.utilities.parsing import lightning_hasattr
 
-from litproj.errors import UserError
+from litproj.errors import UserError, say
 from litproj.troubleshoot.batch import require_batch_size, set_batch_size
-from litproj.troubleshoot.report import RunNotes, say
 
 _LR_STEPS = 100
-#: the names Lightning's finder looks for, in its order (an attribute of the module or a hyperparameter).
-_LR_NAMES = ("lr", "learning_rate")
 _NO_BATCH = "to tune; give it an int `batch_size` its dataloaders read."
 
 
 def check_finders(model, datamodule, find_batch_size: str | None, find_lr: bool) -> str | None:
-    """Refuse a finder that cannot work on this module or DataModule before anything runs.
-
-    Returns:
-        The name of the learning rate the lr finder sets (``lr`` or ``learning_rate``), when ``find_lr``.
-
-    Raises:
-        UserError: no int ``batch_size`` on the DataModule; no ``lr``/``learning_rate`` on the module; manual
-            optimization (Lightning steps the finder's lr schedule only under automatic optimization).
-    """
+    """Refuse a finder that cannot work on this module or DataModule before anything runs; return the name the
+    lr finder sets (``lr`` or ``learning_rate``, in Lightning's order) when ``find_lr``."""
     if find_batch_size:
         require_batch_size(datamodule, "--find_batch_size", _NO_BATCH)
     if not find_lr:
@@ -37,18 +25,15 @@ def check_finders(model, datamodule, find_batch_size: str | None, find_lr: bool)
             f"--find_lr: {name} optimizes manually (automatic_optimization = False), and Lightning's learning-rate "
             "finder changes the lr only under automatic optimization; choose the lr by hand."
         )
-    for attr in _LR_NAMES:
+    for attr in ("lr", "learning_rate"):
         if lightning_hasattr(model, attr):
             return attr
     raise UserError(f"--find_lr: {name} needs an `lr` or `learning_rate` attribute or hyperparameter.")
 
 
-def find_batch_size(trainer, model, datamodule, mode: str, max_val: int, notes: RunNotes) -> int:
-    """Run Lightning's batch-size search (``power`` doubles until OOM, ``binsearch`` then narrows it down).
-
-    A CPU never reports running out of memory, so the search also stops at ``max_val`` and at the size
-    of the training set (Lightning stops once a batch would hold the whole set).
-    """
+def find_batch_size(trainer, model, datamodule, mode: str, max_val: int) -> dict:
+    """Run Lightning's batch-size search; a CPU never runs out of memory, so it also stops at ``max_val``
+    and at the size of the training set. Returns the ``batch_size_finder`` section of results.json."""
     before = require_batch_size(datamodule, "--find_batch_size", _NO_BATCH)
     found = Tuner(trainer).scale_batch_size(
         model, datamodule=datamodule, mode=mode, max_val=max_val, steps_per_trial=3, init_val=2
@@ -56,15 +41,13 @@ def find_batch_size(trainer, model, datamodule, mode: str, max_val: int, notes: 
     found = int(found if found is not None else before)  # None only under fast_dev_run, which skips the search
     set_batch_size(datamodule, found)
     say(f"batch-size finder ({mode}): batch size {found} (configured: {before}); training with it.")
-    notes.add("batch_size_finder", summary=f"{mode}: {found} (configured {before})", mode=mode, batch_size=found)
-    return found
+    return {"summary": f"{mode}: {found} (configured {before})", "mode": mode, "batch_size": found}
 
 
-def find_lr(trainer, model, datamodule, run_dir: Path, notes: RunNotes, attr: str = "lr") -> float | None:
-    """Run Lightning's learning-rate range test, train with its suggestion, and save the plot as ``lr_find.png``.
+def find_lr(trainer, model, datamodule, run_dir: Path, attr: str = "lr") -> dict:
+    """Run Lightning's learning-rate range test, set its suggestion on ``attr`` and save ``lr_find.png``.
 
-    ``attr`` (from :func:`check_finders`) is the attribute or hyperparameter the suggestion is written to.
-    """
+    Returns the ``lr_finder`` section of results.json (``lr`` is None without a clear suggestion)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -91,11 +74,9 @@ def find_lr(trainer, model, datamodule, run_dir: Path, notes: RunNotes, attr: st
         say("learning-rate finder: no clear suggestion (the loss never fell steadily); keeping the configured lr.")
     else:
         say(f"learning-rate finder: {attr} {suggestion:.3g}; training with it (plot: {plot}).")
-    notes.add(
-        "lr_finder",
-        summary=f"{attr} {suggestion:.3g} (plot: {plot.name})" if suggestion else "no suggestion",
-        lr=suggestion,
-        attribute=attr,
-        plot=str(plot) if plot.is_file() else None,
-    )
-    return suggestion
+    return {
+        "summary": f"{attr} {suggestion:.3g} (plot: {plot.name})" if suggestion else "no suggestion",
+        "lr": suggestion,
+        "attribute": attr,
+        "plot": str(plot) if plot.is_file() else None,
+    }

@@ -1,5 +1,4 @@
 """Hyperparameter search on Ray Tune, one trial = one ``train.py`` run through :func:`litproj.cli.build`.
 
-Ray is imported lazily inside the modules that need it, so ``python train.py`` never pays for it and a
-project generated without tuning has no Ray import at all.
+Ray is imported lazily where needed, so ``python train.py`` never pays for it.
 """

@@ -27,7 +27,6 @@ def scalars(trainer: Trainer) -> dict[str, float]:
 
 
 def not_logged_message(metric: str, logged) -> str:
-    """One line naming the metric, the metrics the model does log, and the flags that choose another."""
     names = ", ".join(sorted(logged)) or "none"
     return (
         f"--metric {metric}: {NOT_LOGGED} (logged: {names}). "
@@ -38,23 +37,13 @@ def not_logged_message(metric: str, logged) -> str:
 class TuneReportCallback(Callback):
     """Report the validation metrics to Ray at every validation end, with a checkpoint of the trial.
 
-    Args:
-        metric: the monitored metric; a run that never logs it fails naming the metrics it does log.
-        params: the trial's sampled values, shown with the metric in TensorBoard's HParams view.
-        report: ``ray.tune.report`` (default) in a trial, ``ray.train.report`` in a Ray Train worker.
-        checkpoint_class: ``ray.tune.Checkpoint`` (default), or ``ray.train.Checkpoint`` with
-            ``ray.train.report``; ``False`` reports metrics only.
+    ``params`` (the sampled values) go to TensorBoard's HParams view. ``report`` and ``checkpoint_class``
+    default to ``ray.tune``'s; a Ray Train worker passes ``ray.train``'s.
     """
 
-    def __init__(
-        self,
-        metric: str,
-        params: dict | None = None,
-        report: Callable | None = None,
-        checkpoint_class=None,
-    ):
+    def __init__(self, metric: str, params: dict | None = None, report: Callable | None = None, checkpoint_class=None):
         self.metric = metric
-        self.params = dict(params or {})
+        self.params = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in (params or {}).items()}
         self.report = report
         self.checkpoint_class = checkpoint_class
 
@@ -69,19 +58,16 @@ class TuneReportCallback(Callback):
         if self.metric not in metrics:
             raise UserError(not_logged_message(self.metric, metrics))
         metrics.update(epoch=trainer.current_epoch + 1, step=trainer.global_step, run_dir=trainer.default_root_dir)
-        if trainer.is_global_zero:
-            _log_hparams(trainer, self.params, {self.metric: metrics[self.metric]})
+        for logger in trainer.loggers if trainer.is_global_zero and self.params else []:
+            if isinstance(logger, TensorBoardLogger):  # its HParams view shows the values against the metric
+                logger.log_hyperparams(self.params, {self.metric: metrics[self.metric]}, step=trainer.global_step)
         from ray import tune
 
-        report = self.report or tune.report
-        checkpoint_class = tune.Checkpoint if self.checkpoint_class is None else self.checkpoint_class
-        if checkpoint_class is False:
-            report(metrics)
-            return
         with tempfile.TemporaryDirectory(prefix="litproj-trial-") as folder:
             trainer.save_checkpoint(Path(folder) / CHECKPOINT_FILE)
+            checkpoint_class = self.checkpoint_class or tune.Checkpoint
             checkpoint = checkpoint_class.from_directory(folder) if trainer.is_global_zero else None
-            report(metrics, checkpoint=checkpoint)
+            (self.report or tune.report)(metrics, checkpoint=checkpoint)
 
 
 def apply_hparams_to_optimizers(trainer: Trainer, pl_module: LightningModule) -> None:
@@ -103,13 +89,3 @@ def apply_hparams_to_optimizers(trainer: Trainer, pl_module: LightningModule) ->
                 group["initial_lr"] = float(hparams.lr)
             if "weight_decay" in hparams and "weight_decay" in group:
                 group["weight_decay"] = float(hparams.weight_decay)
-
-
-def _log_hparams(trainer: Trainer, params: dict, metrics: dict[str, float]) -> None:
-    """Write the trial's values into TensorBoard's HParams view (Lightning's public ``log_hyperparams``)."""
-    values = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()}
-    if not values:
-        return
-    for logger in trainer.loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(values, metrics=metrics, step=trainer.global_step)

@@ -7,41 +7,18 @@ so tune.py only claims the flags below and hands the rest, untouched and in orde
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
-from jsonargparse import ArgumentParser
+from jsonargparse import ArgumentParser, Namespace
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 
 from litproj.errors import UserError, did_you_mean
 
-
-@dataclass
-class TuneOptions:
-    """What to search and how; ``train_args`` are the train.py overrides every trial receives."""
-
-    search: str = "random"
-    scheduler: str | None = None
-    space: str | None = None
-    num_samples: int | None = None
-    max_concurrent: int | None = None
-    trial_resources: str = "cpu=1"
-    trial_workers: int = 1
-    max_failures: int = 1
-    metric: str | None = None
-    mode: str | None = None
-    resume: str | None = None
-    address: str | None = None
-    storage: str | None = None
-    train_args: list[str] = field(default_factory=list)
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: Path) -> TuneOptions:
-        return cls(**json.loads(path.read_text()))
+#: train.py's top-level flags (no dot), which tune.py passes through to every trial; ``--model X`` names
+#: the user's own class (and is not a misspelled ``--mode``).
+TRAIN_TOP_LEVEL = {
+    "--seed_everything", "--seed", "--strategy", "--name", "--runs_dir", "--debug", "--config", "--model", "--data",
+    "--trainer", "--checkpoint", "--optimizer", "--lr_scheduler", "--plan", "--trust_checkpoint", "--dist_timeout",
+}  # fmt: skip
 
 
 def _parser() -> ArgumentParser:
@@ -68,63 +45,43 @@ def _parser() -> ArgumentParser:
     return parser
 
 
-def _flag_names(parser: ArgumentParser) -> set[str]:
-    """``--search``, ``--scheduler``, ...: one flag per default (public API; the help flags have none)."""
-    return {f"--{key}" for key in parser.get_defaults().keys()}  # noqa: SIM118 (a Namespace has no __iter__)
+def flag_name(arg: str) -> str:
+    """``--flag`` of ``--flag`` or ``--flag=value``."""
+    return arg.split("=", 1)[0]
 
 
-def split_argv(argv: list[str], own: set[str]) -> tuple[list[str], list[str]]:
-    """Separate tune.py's flags (``--flag value`` or ``--flag=value``) from the train.py overrides."""
-    mine, rest = [], []
-    i = 0
-    while i < len(argv):
-        name = argv[i].split("=", 1)[0]
-        if name in own and "=" in argv[i]:
-            mine.append(argv[i])
-        elif name in own:
-            if i + 1 >= len(argv):
-                raise UserError(f"{name} needs a value. See python tune.py --help.")
-            mine += argv[i : i + 2]
-            i += 1
-        else:
-            rest.append(argv[i])
-        i += 1
-    return mine, rest
-
-
-def parse(argv: list[str]) -> TuneOptions:
-    """Parse tune.py's command line; mistakes become a :class:`UserError` naming the flag."""
+def parse(argv: list[str]) -> Namespace:
+    """tune.py's flags plus ``train_args``, the train.py overrides every trial receives; mistakes are one line."""
     parser = _parser()
     if any(a in ("-h", "--help") for a in argv):
         parser.print_help()
         raise SystemExit(0)
-    mine, rest = split_argv(argv, _flag_names(parser))
+    own = {f"--{key}" for key in parser.get_defaults().keys()}  # noqa: SIM118 (a Namespace has no __iter__)
+    mine: list[str] = []
+    rest: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if flag_name(arg) not in own:
+            rest.append(arg)
+        elif "=" in arg:
+            mine.append(arg)
+        else:
+            value = next(args, None)
+            if value is None:
+                raise UserError(f"{arg} needs a value. See python tune.py --help.")
+            mine += [arg, value]
     try:
-        namespace = parser.parse_args(mine)
+        options = parser.parse_args(mine)
     except argparse.ArgumentError as err:
         raise UserError(f"tune.py: {' '.join(str(err).split())}") from err
-    options = TuneOptions(**{k: v for k, v in namespace.as_dict().items() if k != "config"}, train_args=rest)
+    options.train_args = rest
     if options.mode not in (None, "min", "max"):
         raise UserError(f"--mode: expected min or max, got '{options.mode}'.")
-    _reject_misspelled_flags(rest, _flag_names(parser))
-    if "--ckpt_path" in rest or any(a.startswith("--ckpt_path=") for a in rest):
-        raise UserError("--ckpt_path: trials start from scratch (or from Ray's checkpoints); use --resume DIR.")
-    return options
-
-
-def _reject_misspelled_flags(rest: list[str], own: set[str]) -> None:
-    """``--num-samples`` or ``--num_sample`` would reach train.py as unknown; name tune.py's flag instead."""
-    for arg in rest:
-        name = arg.split("=", 1)[0]
-        if name.startswith("--") and "." not in name and name not in _TRAIN_TOP_LEVEL:
+    for name in map(flag_name, rest):  # --num-samples would reach train.py as unknown: name tune.py's flag
+        if name.startswith("--") and "." not in name and name not in TRAIN_TOP_LEVEL:
             hint = did_you_mean(name.replace("-", "_").replace("__", "--", 1), own)
             if hint:
                 raise UserError(f"unknown option {name}.{hint} See python tune.py --help.")
-
-
-#: train.py's top-level flags (no dot), which tune.py passes through to every trial; ``--model X`` names
-#: the user's own class (and is not a misspelled ``--mode``).
-_TRAIN_TOP_LEVEL = {
-    "--seed_everything", "--seed", "--strategy", "--name", "--runs_dir", "--debug", "--config", "--model", "--data",
-    "--trainer", "--checkpoint", "--optimizer", "--lr_scheduler", "--plan", "--trust_checkpoint", "--dist_timeout",
-}  # fmt: skip
+    if "--ckpt_path" in map(flag_name, rest):
+        raise UserError("--ckpt_path: trials start from scratch (or from Ray's checkpoints); use --resume DIR.")
+    return options

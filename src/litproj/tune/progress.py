@@ -1,25 +1,24 @@
-"""Progress while a search runs: one line per finished trial and, now and then, the table of the best.
+"""Watching a running search: a line per finished trial, the table of the best, the missing-metric guard.
 
-Ray's own status output is turned off (it lists every trial on every update); this prints what a
-person watching a search wants to know, in the same table the search ends with.
+Ray's own status output is off (it lists every trial on every update). A metric the model never logs fails
+every trial alike, so the first trial that fails for it ends the search.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
-from ray.tune import Callback
+from ray.tune import Callback, Stopper
 
+from litproj.tune.callback import NOT_LOGGED
 from litproj.tune.results import console, table, trial_row
+
+_MISSING = re.compile(rf"(--metric \S+: {re.escape(NOT_LOGGED)}.*)")
 
 
 class RichProgress(Callback):
-    """Prints trial ends as they happen and the top-trials table at most every ``interval`` seconds.
-
-    Args:
-        metric: the objective; mode: ``min`` or ``max``; max_epochs: to tell early stops from finishes.
-        interval: seconds between tables.
-    """
+    """Prints trial ends as they happen and the top-trials table at most every ``interval`` seconds."""
 
     def __init__(self, metric: str, mode: str, max_epochs: int, interval: float = 30.0):
         self.metric = metric
@@ -49,3 +48,31 @@ class RichProgress(Callback):
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_last_table": 0.0}
+
+
+def missing_metric_line(error: object) -> str | None:
+    """The one-line "never logs it" error inside a trial's error text, if that is why the trial failed."""
+    found = _MISSING.search(str(error or ""))
+    return found.group(1).strip() if found else None
+
+
+class MetricGuard(Callback, Stopper):
+    """Ends the search (no retry, no further trials) at the first trial that fails for a missing metric.
+
+    Pass it both as a callback and as the stopper; :attr:`message` then holds that trial's one-line error.
+    """
+
+    def __init__(self) -> None:
+        self.message: str | None = None
+
+    def on_trial_recover(self, iteration, trials, trial, **info) -> None:
+        self.message = self.message or missing_metric_line(trial.get_error())
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self.message = self.message or missing_metric_line(trial.get_error())
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return self.message is not None

@@ -93,8 +93,10 @@ def console() -> Console:
     return terminal if terminal.is_terminal else Console(width=160)
 
 
-def print_table(rows: list[TrialRow], metric: str, mode: str, max_epochs: int, title: str) -> None:
-    console().print(table(rows, metric, mode, max_epochs, title))
+def best_checkpoint(run_dir: str | None) -> str | None:
+    """The best trial's best checkpoint (``python train.py test --ckpt_path ...`` tests it)."""
+    found = sorted((Path(run_dir) / "checkpoints").glob("best*.ckpt")) if run_dir else []
+    return str(found[-1]) if found else None
 
 
 def count_exploits(search_dir: Path) -> int:
@@ -103,8 +105,7 @@ def count_exploits(search_dir: Path) -> int:
     return sum(1 for line in log.read_text().splitlines() if line.strip()) if log.is_file() else 0
 
 
-def write_search_results(search_dir: Path, summary: dict, rows: list[TrialRow]) -> Path:
+def write_search_results(search_dir: Path, summary: dict, rows: list[TrialRow]) -> None:
     """``search.json``: the summary (best value, best config, epochs) and every trial, for tools and tests."""
-    path = search_dir / "search.json"
-    path.write_text(json.dumps({**summary, "trials": [asdict(r) for r in rows]}, indent=2, default=str) + "\n")
-    return path
+    text = json.dumps({**summary, "trials": [asdict(r) for r in rows]}, indent=2, default=str)
+    (search_dir / "search.json").write_text(text + "\n")

@@ -9,22 +9,19 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from operator import attrgetter
 from pathlib import Path
 
 from litproj.cli.args import wants_debug
 from litproj.errors import UserError, exit_on_user_error
 from litproj.tune import results as summary
-from litproj.tune.best_config import best_checkpoint, write_best_config
 from litproj.tune.options import parse
 from litproj.tune.plan import Plan, make_plan, new_search_dir, resume_options
 from litproj.tune.session import ray_callbacks, ray_session
+from litproj.tune.train_config import write_best_config
 from litproj.tune.trial import TrialSetup, litproj_trial
 
 INTERRUPTED = 130
-
-
-def _trial_dirname(trial) -> str:
-    return trial.trial_id
 
 
 def _trainable(plan: Plan):
@@ -68,14 +65,12 @@ def _tuner(plan: Plan, guard):
     assert plan.search_dir is not None, "the search folder is chosen before Ray starts"
     from ray import tune
 
+    from litproj.tune.methods import make_scheduler, make_searcher
     from litproj.tune.progress import RichProgress
-    from litproj.tune.schedulers import Budget, make_scheduler
-    from litproj.tune.searchers import OWN_CONCURRENCY, make_searcher
     from litproj.tune.space import to_ray
 
     options = plan.options
     max_concurrent = _max_concurrent(plan)
-    budget = Budget(plan.metric, plan.mode, plan.max_epochs, plan.space, plan.seed)
     if options.resume:
         return tune.Tuner.restore(options.resume, _trainable(plan), resume_unfinished=True, resume_errored=True)
     return tune.Tuner(
@@ -85,17 +80,18 @@ def _tuner(plan: Plan, guard):
             metric=plan.metric,
             mode=plan.mode,
             search_alg=make_searcher(options.search, plan.metric, plan.mode, plan.seed, max_concurrent),
-            scheduler=make_scheduler(plan.scheduler, options.search, budget),
+            scheduler=make_scheduler(plan.scheduler, options.search, plan.max_epochs, plan.space),
             num_samples=plan.num_samples,
-            max_concurrent_trials=None if options.search in OWN_CONCURRENCY else max_concurrent,
-            trial_dirname_creator=_trial_dirname,
+            # Ray's cap wraps model-based searchers only; the variant generator is capped by itself.
+            max_concurrent_trials=None if plan.enumerates_grid else max_concurrent,
+            trial_dirname_creator=attrgetter("trial_id"),
             reuse_actors=True,  # a new trial process would pay torch's and Lightning's imports again
         ),
         run_config=tune.RunConfig(
             name=plan.search_dir.name,
             storage_path=str(plan.search_dir.parent),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
-            stop=guard.stopper(),
+            stop=guard,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[*ray_callbacks(), RichProgress(plan.metric, plan.mode, plan.max_epochs), guard],
             verbose=0,
@@ -113,19 +109,6 @@ def _rows(plan: Plan, result_grid) -> list[summary.TrialRow]:
     return [summary.trial_row(trial, plan.metric, plan.mode) for trial in analysis.trials]
 
 
-def _best(rows: list[summary.TrialRow], plan: Plan) -> summary.TrialRow:
-    best = summary.ranked(rows, plan.mode)[0] if rows else None
-    if best is None or best.best is None:
-        errors = [r.error for r in rows if r.error]
-        reason = errors[0] if errors else f"no trial reported {plan.metric}"
-        raise UserError(f"every trial failed: {reason} (search folder {plan.search_dir}).")
-    return best
-
-
-def _resume_hint(plan: Plan) -> str:
-    return f"python tune.py --resume {plan.search_dir}"
-
-
 def run(argv: list[str] | None = None) -> dict:
     """Run ``python tune.py ARGV`` and return the summary (the content of ``search.json``)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -135,7 +118,7 @@ def run(argv: list[str] | None = None) -> dict:
     plan = make_plan(options)
     plan.search_dir = Path(options.resume) if options.resume else new_search_dir(plan)
     with ray_session(options.address):
-        from litproj.tune.guard import MetricGuard, missing_metric_line
+        from litproj.tune.progress import MetricGuard, missing_metric_line
 
         guard = MetricGuard()
         rows = _rows(plan, _tuner(plan, guard).fit())
@@ -144,13 +127,17 @@ def run(argv: list[str] | None = None) -> dict:
     if missing:
         raise UserError(f"{missing} (search folder {plan.search_dir})")
     title = f"{options.search} + {plan.scheduler} · {plan.search_dir}"
-    summary.print_table(rows, plan.metric, plan.mode, plan.max_epochs, title)
+    summary.console().print(summary.table(rows, plan.metric, plan.mode, plan.max_epochs, title))
     # HyperBand can leave trials PAUSED at the end of a search (their bracket never filled): not unfinished.
     unfinished = [r for r in rows if r.status in ("RUNNING", "PENDING")]
     interrupted = bool(unfinished) or len(rows) < plan.expected_trials()
     if interrupted and all(r.best is None for r in rows):
-        raise UserError(f"search interrupted before any trial reported; continue: {_resume_hint(plan)}")
-    best = _best(rows, plan)
+        resume = f"python tune.py --resume {plan.search_dir}"
+        raise UserError(f"search interrupted before any trial reported; continue: {resume}")
+    best = summary.ranked(rows, plan.mode)[0] if rows else None
+    if best is None or best.best is None:
+        reason = next((r.error for r in rows if r.error), f"no trial reported {plan.metric}")
+        raise UserError(f"every trial failed: {reason} (search folder {plan.search_dir}).")
     result = {
         "search_dir": str(plan.search_dir),
         "search": options.search,
@@ -160,7 +147,7 @@ def run(argv: list[str] | None = None) -> dict:
         "best_value": best.best,
         "best_trial": best.trial_id,
         "best_values": best.values,
-        "best_checkpoint": best_checkpoint(best.run_dir),
+        "best_checkpoint": summary.best_checkpoint(best.run_dir),
         "best_config": str(write_best_config(plan, best)),
         "trials": len(rows),
         "states": dict(Counter(r.state(plan.max_epochs) for r in rows)),

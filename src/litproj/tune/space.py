@@ -21,17 +21,7 @@ import yaml
 from litproj.errors import UserError, did_you_mean
 from litproj.rundir import config_dir
 
-#: distribution -> number of arguments (None: a non-empty list of values)
-DISTRIBUTIONS: dict[str, int | None] = {
-    "uniform": 2,
-    "quniform": 3,
-    "loguniform": 2,
-    "qloguniform": 3,
-    "randint": 2,
-    "qrandint": 3,
-    "choice": None,
-    "grid": None,
-}
+DISTRIBUTIONS = ("uniform", "quniform", "loguniform", "qloguniform", "randint", "qrandint", "choice", "grid")
 CATEGORICAL = ("choice", "grid")
 
 
@@ -65,7 +55,7 @@ def _check_entry(where: str, spec) -> None:
         raise UserError(
             f"{where}: unknown distribution '{name}'.{did_you_mean(str(name), DISTRIBUTIONS)} Known: {known}."
         )
-    arity = DISTRIBUTIONS[name]
+    arity = None if name in CATEGORICAL else 3 if name.startswith("q") else 2  # None: a non-empty list
     if not isinstance(args, list) or not args or (arity is not None and len(args) != arity):
         wanted = "a non-empty list of values" if arity is None else f"a list of {arity} numbers"
         raise UserError(f"{where}: {name} takes {wanted}, got {args!r}.")
@@ -103,11 +93,7 @@ def _distribution(spec) -> tuple[str, list] | None:
 
 
 def example_values(space: dict) -> list[dict]:
-    """Value sets that together contain every categorical value and both bounds of every range.
-
-    Parsing each set with train.py's parser catches a wrong key or a value of the wrong type anywhere
-    in the space before a single trial runs.
-    """
+    """Value sets that together hold every categorical value and both bounds of every range (for train.py's parser)."""
     options = {}
     for key, spec in space.items():
         dist = _distribution(spec)
@@ -119,8 +105,7 @@ def example_values(space: dict) -> list[dict]:
 def for_grid(space: dict, path: str, num_samples: int, seed: int) -> dict:
     """Grid search enumerates every categorical value; ``num_samples`` > 1 repeats the grid with new seeds.
 
-    Repeating a grid point with the same seed would only run the same trial twice; different seeds
-    measure how much of a difference between points is noise.
+    (The same seed would only run the same trial twice; new seeds measure how much of a difference is noise.)
     """
     grid = {}
     for key, spec in space.items():
@@ -149,10 +134,9 @@ def to_ray(space: dict, enumerate_grid: bool) -> dict:
             converted[key] = tune.grid_search(dist[1])
         elif dist[0] in CATEGORICAL:
             converted[key] = tune.choice(dist[1])
-        elif dist[0].endswith("randint"):
-            converted[key] = getattr(tune, dist[0])(*(int(a) for a in dist[1]))
         else:
-            converted[key] = getattr(tune, dist[0])(*dist[1])
+            args = [int(a) for a in dist[1]] if dist[0].endswith("randint") else dist[1]
+            converted[key] = getattr(tune, dist[0])(*args)
     return converted
 
 

@@ -1,9 +1,7 @@
-"""Parse a trial's train.py arguments without building anything: checks a search before Ray starts.
+"""train.py's own parser on a search's arguments: checks a search before Ray starts and writes ``best.yaml``.
 
-The same LightningCLI parser that every trial uses reads the user's overrides plus one value of every
-searched key; a typo in a space key or an override fails here, in one line, instead of in every trial.
-The parsed config also gives the search its defaults (monitored metric, epochs, seed) and is what
-``best.yaml`` is written from.
+A typo in a space key or an override then fails once, in one line, instead of in every trial; the parsed
+config gives the search its defaults (metric, epochs, seed) and, for the best trial, ``best.yaml``.
 """
 
 from __future__ import annotations
@@ -45,10 +43,23 @@ def check_train_args(train_args: list[str], examples: list[dict], space_path: st
     return parsed[min(1, len(parsed) - 1)]
 
 
-def dump_config(cli: _ParseOnly, header: str) -> str:
-    """The parsed config as a YAML file for ``python train.py --config``: complete, with no run-specific paths."""
+def write_best_config(plan, best) -> Path:
+    """Parse the user's overrides plus the best values with train.py's parser and dump the full config.
+
+    Dumping the parsed config (rather than copying the trial's saved ``config.yaml``) leaves out what
+    only a trial needs: its run folder, the progress bar it turned off, the CPU accelerator of CPU trials.
+    """
+    cli = parse_train_args(plan.train_args, best.values)
     config = cli.config.clone()
     config.name = None  # the experiment is then named after the file (best.yaml -> runs/best/)
     config.ckpt_path = None
-    text = cli.parser.dump(config, skip_none=False)
-    return "".join(f"# {line}\n" for line in header.splitlines()) + text
+    path = plan.search_dir / "best.yaml"
+    value = f"{best.best:.4f}" if best.best is not None else "-"
+    header = (
+        f"Best trial {best.trial_id} of {plan.options.search} + {plan.scheduler} search {plan.search_dir}\n"
+        f"{plan.metric} = {value} after {best.epochs} epochs; searched values: {best.values}\n"
+        f"Train it: python train.py --config {path}"
+    )
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    path.write_text(comments + cli.parser.dump(config, skip_none=False))
+    return path

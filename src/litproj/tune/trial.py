@@ -1,14 +1,13 @@
-"""One trial = one ``train.py fit`` run, with the sampled values as overrides and the Tune callback added.
+"""One trial = one ``train.py fit`` run (:func:`litproj.cli.runner.run`) with the sampled values as overrides.
 
-There is no training code here: the trial calls :func:`litproj.cli.runner.run`, the function behind
-``python train.py``, so a trial trains exactly what ``python train.py --config best.yaml`` will.
+No training code here, so a trial trains exactly what ``python train.py --config best.yaml`` will. Several
+workers per trial run Lightning DDP through a Ray Train ``TorchTrainer`` built inside the Tune function
+(Ray 2.60's Train V2 no longer makes it a Tune trainable), each worker running the same ``train.py fit``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,19 +16,18 @@ from litproj.tune.callback import CHECKPOINT_FILE, TuneReportCallback
 from litproj.tune.space import as_overrides
 
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+RAY_DDP = [
+    "--trainer.strategy.class_path", "ray.train.lightning.RayDDPStrategy",
+    "--trainer.plugins", "ray.train.lightning.RayLightningEnvironment", "--trainer.devices", "auto",
+]  # fmt: skip
 
 
 @dataclass
 class TrialSetup:
     """Everything a trial needs besides its sampled values; shipped to the trial by ``tune.with_parameters``.
 
-    Args:
-        train_args: the user's train.py overrides.
-        search_dir: the search folder; each trial's run folder is ``<search_dir>/<trial id>/version_<n>``.
-        metric: the monitored metric reported to Ray.
-        cwd: the directory tune.py was started in, so relative paths in the overrides keep working.
-        resources: per-trial (or, with several workers, per-worker) resources, e.g. ``{"cpu": 1}``.
-        workers: DDP workers per trial; more than one runs the trial through Ray Train.
+    ``cwd`` is where tune.py started (relative paths in the overrides keep working); ``resources`` are per
+    trial, or per worker when ``workers`` > 1 runs the trial through Ray Train.
     """
 
     train_args: list[str]
@@ -39,55 +37,66 @@ class TrialSetup:
     resources: dict = field(default_factory=lambda: {"cpu": 1})
     workers: int = 1
 
-    def args(self, values: dict, trial_id: str) -> list[str]:
-        """``train.py fit`` arguments for a trial: the user's overrides, then the sampled values (they win)."""
-        where = ["--runs_dir", self.search_dir, "--name", trial_id]
-        return ["fit", *self.train_args, *as_overrides(values), *where, *QUIET]
-
-    def enter(self) -> None:
-        """Prepare the trial's process: working directory and torch threads from the trial's CPUs."""
+    def fit(self, values: dict, trial_id: str, checkpoint, callback: TuneReportCallback, extra=()) -> None:
+        """``train.py fit`` with the user's overrides, then the sampled values (they win), from ``checkpoint``."""
         import torch
+
+        from litproj.cli.runner import run
 
         if Path(self.cwd).is_dir():
             os.chdir(self.cwd)
         torch.set_num_threads(max(1, int(self.resources.get("cpu", 1))))
-
-
-@contextlib.contextmanager
-def restore_args(checkpoint) -> Iterator[list[str]]:
-    """``--ckpt_path`` for a Ray checkpoint (PBT exploit, retry, resume), kept on disk while the trial runs."""
-    if checkpoint is None:
-        yield []
-        return
-    with checkpoint.as_directory() as folder:
-        yield ["--ckpt_path", str(Path(folder) / CHECKPOINT_FILE)]
+        where = ["--runs_dir", self.search_dir, "--name", trial_id, *QUIET, *extra]
+        args = ["fit", *self.train_args, *as_overrides(values), *where]
+        try:
+            if checkpoint is None:
+                run(args, trainer_defaults={"callbacks": [callback]})
+                return
+            with checkpoint.as_directory() as folder:  # PBT exploit, retry, resume
+                args += ["--ckpt_path", str(Path(folder) / CHECKPOINT_FILE)]
+                run(args, trainer_defaults={"callbacks": [callback]})
+        except UserError as err:  # one line, without a chain that Ray's traceback formatting may loop on
+            raise UserError(" ".join(str(err).split())) from None
 
 
 def litproj_trial(config: dict, setup: TrialSetup) -> None:
     """The Ray Tune function: build and fit through litproj's single path, reporting at each validation."""
     from ray import tune
 
-    setup.enter()
     trial_id = tune.get_context().get_trial_id()
     if setup.workers > 1:
-        from litproj.tune.distributed import fit_with_workers
-
         fit_with_workers(config, setup, trial_id)
-        return
-    from litproj.cli.runner import run
-
-    callback = TuneReportCallback(setup.metric, params=config)
-    with restore_args(tune.get_checkpoint()) as checkpoint_args, one_line_errors():
-        run([*setup.args(config, trial_id), *checkpoint_args], trainer_defaults={"callbacks": [callback]})
+    else:
+        setup.fit(config, trial_id, tune.get_checkpoint(), TuneReportCallback(setup.metric, params=config))
 
 
-@contextlib.contextmanager
-def one_line_errors() -> Iterator[None]:
-    """A trial's :class:`UserError` reaches Ray (and the summary table) as its one line, without its chain.
+def _worker_loop(loop_config: dict) -> None:
+    """One Ray Train worker: the trial's train.py run, reporting through ``ray.train.report``."""
+    import ray.train
 
-    The chain of a parse error can loop back on itself, which Ray's traceback formatting cannot print.
+    setup, values = loop_config["setup"], loop_config["values"]
+    callback = TuneReportCallback(setup.metric, values, report=ray.train.report, checkpoint_class=ray.train.Checkpoint)
+    setup.fit(values, loop_config["trial_id"], ray.train.get_checkpoint(), callback, extra=RAY_DDP)
+
+
+def fit_with_workers(values: dict, setup: TrialSetup, trial_id: str) -> None:
+    """Run the trial on ``setup.workers`` Ray Train workers and wait for them.
+
+    The Train run is stored in the trial's folder, so a resumed or retried trial finds the workers' last
+    checkpoint there (``ray.train.get_checkpoint``); Ray's ``TuneReportCallback`` forwards rank 0's reports.
     """
-    try:
-        yield
-    except UserError as err:
-        raise UserError(" ".join(str(err).split())) from None
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback as ForwardToTune
+
+    gpus = setup.resources.get("gpu", 0)
+    per_worker = {"CPU": setup.resources.get("cpu", 1), **({"GPU": gpus} if gpus else {})}
+    trainer = TorchTrainer(
+        _worker_loop,
+        train_loop_config={"values": values, "setup": setup, "trial_id": trial_id},
+        scaling_config=ScalingConfig(num_workers=setup.workers, use_gpu=gpus > 0, resources_per_worker=per_worker),
+        run_config=RunConfig(
+            name="ray_train", storage_path=str(Path(setup.search_dir) / trial_id), callbacks=[ForwardToTune()]
+        ),
+    )
+    trainer.fit()

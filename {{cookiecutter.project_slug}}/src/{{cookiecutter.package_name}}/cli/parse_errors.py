@@ -1,13 +1,20 @@
-"""Turn jsonargparse's nested, multi-line parse errors into one line that names the flag and the fix."""
+"""Turn jsonargparse's nested, multi-line errors into one line that names the flag or ``--config`` file and the
+fix: jsonargparse names no file for a YAML error, and says "Group 'trainer' does not accept option 'max_epoch'"
+for a typo in one, or "Does not validate against any of the Union subtypes" for a constructor's own error."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import inspect
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
-from {{ cookiecutter.package_name }}.errors import did_you_mean
+import yaml
+
+from {{ cookiecutter.package_name }}.cli.args import DEFAULT_CLASSES, flag_values
+from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
 
 _NOISE = (
     "Does not validate against any of the Union subtypes",
@@ -38,12 +45,32 @@ def class_parameters(class_path: str) -> list[str]:
     return names
 
 
-def constructor_error(err: BaseException, classes: dict[str, str]) -> str | None:
-    """One line for a constructor that rejected its arguments while jsonargparse instantiated it, or ``None``.
+def known_options(parser) -> list[str]:
+    """The options ``parser`` accepts, from public API: each default's key (``--trainer.max_epochs``), the groups
+    above it (``--trainer``), the example classes' parameters, and ``--seed`` and the help flags, which have none."""
+    try:
+        defaults = parser.get_defaults(skip_validation=True)
+        keys = [k for k in defaults.keys() if not k.startswith("__")]  # noqa: SIM118 (a Namespace has no __iter__)
+    except argparse.ArgumentError:  # a broken default config file: suggest from the fixed flags only
+        keys = []
+    groups = {".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)}
+    known = ["--seed", "--help", "--print_config", *sorted(f"--{g}" for g in groups)]
+    return known + [f"--{g}.{p}" for g, default in DEFAULT_CLASSES.items() for p in class_parameters(default)]
 
-    jsonargparse reports it as a multi-line "Does not validate against any of the Union subtypes" with the
-    constructor's own exception as the cause. ``classes`` maps a group (``model``) to its class path.
-    """
+
+def user_error_in_chain(err: BaseException | None) -> UserError | None:
+    """jsonargparse wraps errors raised by constructors; find a :class:`UserError` among the causes."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, UserError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def constructor_error(err: BaseException, classes: dict[str, str]) -> str | None:
+    """One line for a constructor that rejected its arguments, or ``None``; ``classes``: group -> class path."""
     given = re.search(r"Given value: Namespace\(class_path='([^']+)'(?:, init_args=Namespace\((.*)\))?\)", str(err))
     cause = err.__cause__
     while cause is not None and cause.__cause__ is not None and "Union subtypes" in str(cause):
@@ -59,17 +86,46 @@ def constructor_error(err: BaseException, classes: dict[str, str]) -> str | None
     )
 
 
-def _unknown_option(message: str, known: Iterable[str]) -> str | None:
-    match = re.search(r"unrecognized arguments: (\S+)", message)
+def _config_files(args: list[str]) -> list[Path]:
+    return [Path(value) for value in flag_values(args, "--config", "-c") if Path(value).is_file()]
+
+
+def _syntax_error(args: list[str]) -> str | None:
+    for path in _config_files(args):
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+            problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+            return f"--config {path}: invalid YAML at{where} {problem}. Fix the file (indentation, brackets, quotes)."
+    return None
+
+
+def _file_with_key(args: list[str], group: str, option: str) -> Path | None:
+    for path in reversed(_config_files(args)):
+        try:
+            node = yaml.safe_load(path.read_text())
+        except yaml.YAMLError:
+            continue
+        for key in group.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and (option in node or option in (node.get("init_args") or {})):
+            return path
+    return None
+
+
+def _config_error(message: str, args: list[str], known: Iterable[str]) -> str | None:
+    if message.startswith("Problems parsing config"):
+        return _syntax_error(args)
+    match = re.search(r"Group '([^']+)' does not accept option '([^']+)'", message)
     if not match:
         return None
-    flag = match.group(1).split("=", 1)[0]
-    return f"unknown option {flag}.{did_you_mean(flag, known)} See python train.py --help."
-
-
-def _key_path(message: str) -> str:
-    keys = [k for k in re.findall(r'Parser key "([^"]+)"', message) if k != "init_args"]
-    return ".".join(k.replace(".init_args", "") for k in keys)
+    group, option = match.groups()
+    path = _file_with_key(args, group, option)
+    where = f"--config {path}" if path else "--config"
+    suggestion = did_you_mean(f"--{group}.{option}", known).replace("'--", "'")
+    return f"{where}: unknown key '{group}.{option}'.{suggestion}"
 
 
 def _reason(message: str) -> str:
@@ -83,12 +139,18 @@ def _reason(message: str) -> str:
     return message.splitlines()[-1].strip()
 
 
-def explain(message: str, known_options: Iterable[str]) -> str:
-    """One line for a parse error: which flag, what was wrong, and (for typos) the closest valid flag."""
-    unknown = _unknown_option(message, known_options)
+def explain(message: str, args: list[str], known: list[str]) -> str:
+    """One line for a parse error of the command line ``args``: which flag or file, what was wrong, and (for
+    typos) the closest of the ``known`` options."""
+    in_config = _config_error(message, args, known)
+    if in_config:
+        return in_config
+    unknown = re.search(r"unrecognized arguments: (\S+)", message)
     if unknown:
-        return unknown
-    key = _key_path(message)
+        flag = unknown.group(1).split("=", 1)[0]
+        return f"unknown option {flag}.{did_you_mean(flag, known)} See python train.py --help."
+    keys = [k for k in re.findall(r'Parser key "([^"]+)"', message) if k != "init_args"]
+    key = ".".join(k.replace(".init_args", "") for k in keys)
     not_accepted = re.search(r"Option '([^']+)' is not accepted", message)
     if not_accepted:
         class_path = re.search(r"class_path '([^']+)'", message)
@@ -102,11 +164,10 @@ def explain(message: str, known_options: Iterable[str]) -> str:
         names = [name.strip() for name in required.group(1).split(",")]
         flags = " ".join(f"--{key}.{name} VALUE" for name in names)
         return f"--{key}: {class_path.group(1)} needs {', '.join(names)}: pass {flags} (or set it in a --config)."
-    reason = _reason(message)
     reason = re.sub(
         r"Not of type (\w+): (?:(\S+) )?does not conform to restriction (.+)",
         lambda m: f"must satisfy {m.group(3)} ({m.group(1)})" + (f", got {m.group(2)}" if m.group(2) else ""),
-        reason,
+        _reason(message),
     )
     given = re.search(r"Given value: (.+)", message)
     value = f" (got {given.group(1).strip()})" if given and "NestedArg" not in given.group(1) else ""

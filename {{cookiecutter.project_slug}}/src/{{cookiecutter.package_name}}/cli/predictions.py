@@ -1,15 +1,5 @@
-"""``python train.py predict`` for any module: what ``predict_step`` returns, written to one file per run.
-
-* A tensor per batch (one row per sample) becomes ``predictions.csv``, a row per sample in dataset order,
-  named by the dataset's file (``dataset.paths``) when it has one, else by its index. Rows that are class
-  probabilities (non-negative, summing to 1) get ``predicted_class`` and ``probability`` columns; other
-  outputs get their values (``output`` or ``output_0``, ``output_1``, ...).
-* Anything else (dicts, lists, images) is saved with ``torch.save`` as ``predictions.pt``.
-
-Under DDP each rank predicts a share (the sampler pads the last share with repeats); rank 0 collects the
-shares with ``torch.distributed.gather_object`` and drops the repeats, so torchrun and SLURM ranks, which
-share no run folder, need no files of their own. ``results.json`` names the file written.
-"""
+"""``python train.py predict`` for any module: what ``predict_step`` returns, written to one file per run. Under
+DDP rank 0 gathers the shares and drops the sampler's repeats, so other ranks need no run folder of their own."""
 
 from __future__ import annotations
 
@@ -25,11 +15,8 @@ from {{ cookiecutter.package_name }}.errors import UserError
 
 
 def check_predictable(model, datamodule) -> None:
-    """Before predicting: the data must have a predict loader, and a module without ``predict_step`` gets one.
-
-    Lightning's default ``predict_step`` calls ``forward(batch)``, which fails on the ``(x, y)`` batches most
-    datasets yield; {{ cookiecutter.package_name }}'s calls ``forward`` on the inputs, ``batch[0]``.
-    """
+    """Refuse data without a predict loader; give a module without ``predict_step`` one that calls ``forward`` on
+    ``batch[0]`` (Lightning's calls ``forward(batch)``, which fails on the ``(x, y)`` batches most datasets yield)."""
     if datamodule is not None and not is_overridden("predict_dataloader", datamodule):
         raise UserError(
             f"predict: {type(datamodule).__name__} has no predict_dataloader(); add one to it (for example one "
@@ -62,7 +49,9 @@ def _is_probability(values: torch.Tensor) -> bool:
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Writes ``predictions.csv`` (per-sample tensors) or ``predictions.pt`` (anything else) in ``run_dir``."""
+    """Writes ``predictions.csv`` in ``run_dir`` for per-sample tensors, a row per sample in dataset order, named by
+    ``dataset.paths`` or the index, with ``predicted_class`` and ``probability`` for class probabilities, else
+    the values (``output``, ``output_0`` ...); ``predictions.pt`` (``torch.save``) for anything else."""
 
     def __init__(self, run_dir: Path):
         super().__init__(write_interval="epoch")

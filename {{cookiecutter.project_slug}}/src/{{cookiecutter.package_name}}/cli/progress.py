@@ -6,13 +6,8 @@ from pytorch_lightning.callbacks import RichProgressBar
 
 
 class CadencedRichProgressBar(RichProgressBar):
-    """``RichProgressBar`` whose metric column refreshes every ``log_every_n_steps`` training steps.
-
-    Lightning's rich bar reads every logged metric after every training step, and reading a tensor's
-    value is a host-device synchronisation on a GPU: the CPU can no longer queue the next step while
-    the GPU works. Here the bar still advances every step, but the metrics (loss, v_num) are read only
-    every ``trainer.log_every_n_steps`` steps and at the end of each epoch, the same cadence the loggers use.
-    """
+    """``RichProgressBar`` whose metrics refresh every ``log_every_n_steps`` steps and at each epoch's end: Lightning's
+    reads every metric after every step, and on a GPU each read is a sync that stops the CPU queueing the next."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -21,8 +16,7 @@ class CadencedRichProgressBar(RichProgressBar):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = batch_idx + 1
-        every = max(1, trainer.log_every_n_steps)
-        self._read_metrics = step % every == 0 or step == self.total_train_batches
+        self._read_metrics = step % max(1, trainer.log_every_n_steps) == 0 or step == self.total_train_batches
         try:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
         finally:

@@ -8,51 +8,32 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-
-def _checkpoint_paths(trainer) -> tuple[str | None, str | None]:
-    callback = trainer.checkpoint_callback
-    if callback is None:
-        return None, None
-    last = Path(callback.dirpath or "") / "last.ckpt"
-    return callback.best_model_path or None, str(last) if last.exists() else None
-
-
-def _extras(trainer) -> dict:
-    """Sections that callbacks contribute through a ``{{ cookiecutter.package_name }}_report()`` method (e.g. OOM retries)."""
-    extras: dict = {}
-    for callback in trainer.callbacks:
-        if hasattr(callback, "{{ cookiecutter.package_name }}_report"):
-            extras.update(callback.{{ cookiecutter.package_name }}_report())
-    return extras
+from {{ cookiecutter.package_name }}.strategies.spawn import fit_progress
 
 
 def collect_results(trainer, cli, stage: str, metrics: dict[str, float]) -> dict:
-    """The results dict written to ``results.json``."""
-    best, last = _checkpoint_paths(trainer)
-    datamodule = cli.datamodule
+    """The results dict written to ``results.json``; callbacks add sections through a ``{{ cookiecutter.package_name }}_report()``."""
+    callback = trainer.checkpoint_callback
+    step, epochs = fit_progress(trainer, metrics)  # before the metrics are copied: ddp_spawn's progress travels in them
+    last = Path(callback.dirpath or "") / "last.ckpt" if callback is not None else None
     results = {
         "stage": stage,
         "experiment": cli.config.name,
         "metrics": dict(sorted(metrics.items())),
-        "best_checkpoint": best,
-        "last_checkpoint": last,
+        "best_checkpoint": (callback.best_model_path or None) if callback is not None else None,
+        "last_checkpoint": str(last) if last is not None and last.exists() else None,
         "run_dir": str(cli.run_dir),
-        "global_step": trainer.global_step,
-        "epochs": trainer.current_epoch,
-        "data": datamodule.report() if hasattr(datamodule, "report") else {},
-        **_extras(trainer),
+        "global_step": step,
+        "epochs": epochs,
+        "data": cli.datamodule.report() if hasattr(cli.datamodule, "report") else {},
     }
+    for extra in trainer.callbacks:  # e.g. OOM retries, predictions, trackers
+        if hasattr(extra, "{{ cookiecutter.package_name }}_report"):
+            results.update(extra.{{ cookiecutter.package_name }}_report())
     return results
 
 
-def write_results(results: dict) -> Path:
-    path = Path(results["run_dir"]) / "results.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    return path
-
-
-def print_summary(results: dict, console: Console | None = None) -> None:
-    console = console or Console()
+def print_summary(results: dict) -> None:
     table = Table(title=f"{{ cookiecutter.package_name }} · {results['experiment']} · {results['stage']}", show_header=False)
     table.add_column(style="bold cyan")
     table.add_column()
@@ -72,12 +53,13 @@ def print_summary(results: dict, console: Console | None = None) -> None:
         table.add_row("predictions", results["predictions"])
     table.add_row("run directory", results["run_dir"])
     table.add_row("look at it", f"tensorboard --logdir {results['run_dir']}")
-    console.print(table)
+    Console().print(table)
 
 
 def report(results: dict) -> Path:
     """Write ``results.json``, print the summary, and end with the line tools read: ``results: <path>``."""
-    path = write_results(results)
+    path = Path(results["run_dir"]) / "results.json"
+    path.write_text(json.dumps(results, indent=2) + "\n")
     print_summary(results)
     print(f"results: {path}", flush=True)
     return path

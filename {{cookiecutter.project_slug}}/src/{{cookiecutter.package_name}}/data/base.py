@@ -1,4 +1,4 @@
-"""What every {{ cookiecutter.package_name }} DataModule shares: loaders, split sizes, predict folders and label checks."""
+"""What every {{ cookiecutter.package_name }} DataModule shares: loaders, seeded splits, predict folders and label checks."""
 
 from __future__ import annotations
 
@@ -10,29 +10,37 @@ from jsonargparse.typing import NonNegativeInt, PositiveInt
 from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, random_split
 
-from {{ cookiecutter.package_name }}.data.checks import check_labels
-from {{ cookiecutter.package_name }}.data.image_files import ImageFiles, list_images
+from {{ cookiecutter.package_name }}.data.images import ImageFiles, eval_transform, list_images
 from {{ cookiecutter.package_name }}.data.in_memory import in_memory_root, on_device, resident_device, whole_batch
-from {{ cookiecutter.package_name }}.data.transforms import eval_transform
 from {{ cookiecutter.package_name }}.errors import UserError
 
 
+def check_labels(labels: torch.Tensor, num_classes: int, source: str) -> None:
+    """Fail on a label outside ``[0, num_classes)``, which a GPU reports much later as "device-side assert"."""
+    if labels.numel() == 0:
+        raise UserError(f"{source}: no samples found.")
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        index = int(bad.nonzero()[0])
+        raise UserError(
+            f"{source}: label {int(labels[index])} at index {index} is outside [0, {num_classes}); "
+            f"{int(bad.sum())} labels are out of range. Fix the labels or set num_classes to cover them."
+        )
+
+
 class ClassificationDataModule(LightningDataModule):
-    """Base class: subclasses fill ``train_set``, ``val_set``, ``test_set`` and describe their images.
+    """Base class: subclasses set ``image_size``, ``in_channels``, ``class_names`` and define ``make_splits()``.
 
     Args:
         batch_size: samples per device per step.
-        num_workers: DataLoader worker processes; ``None`` chooses: none for in-memory tensors (a batch is
-            one slice) or without a GPU (workers would take cores from training), else up to 8 to decode files.
-        pin_memory: page-locked host memory for faster copies to a GPU; ``None`` pins only when CUDA is
-            available.
-        device_resident: keep in-memory splits on the GPU so batches are sliced there and nothing is copied
-            per step; ``None`` does so when a split takes at most a quarter of the free GPU memory.
+        num_workers: DataLoader workers; ``None``: none for in-memory tensors or without a GPU, else up to 8.
+        pin_memory: page-locked host memory for faster copies to a GPU; ``None`` pins when CUDA is available.
+        device_resident: keep in-memory splits on the GPU (no copy per step); ``None`` does so when a split
+            takes at most a quarter of the free GPU memory.
         seed: seed of the train/val/test split, independent of the training seed.
         predict_dir: a folder of images to classify with ``python train.py predict``.
     """
 
-    #: image side, channels and class names, set by subclasses (the model reads them).
     image_size: int = 0
     in_channels: int = 0
     class_names: list[str] = []
@@ -56,39 +64,24 @@ class ClassificationDataModule(LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.test_set: Dataset | None = None
-        self.predict_set: ImageFiles | None = None
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
     def split(self, dataset: Dataset, fractions: tuple[float, ...]) -> list:
-        """Split ``dataset`` reproducibly from ``seed`` into parts of the given fractions."""
-        generator = torch.Generator().manual_seed(self.seed)
-        return random_split(dataset, list(fractions), generator=generator)
+        """Split ``dataset`` reproducibly from ``seed``: every run and every rank sees the same partition."""
+        return random_split(dataset, list(fractions), generator=torch.Generator().manual_seed(self.seed))
+
+    def predict_transform(self):
+        return eval_transform(self.image_size, self.in_channels)
 
     def check_labels(self, labels: torch.Tensor, source: str) -> None:
         check_labels(labels, self.num_classes, source)
 
-    def predict_transform(self):
-        """The transform for images in ``predict_dir``: the eval transform at this module's size and channels."""
-        return eval_transform(self.image_size, self.in_channels)
-
     def setup(self, stage: str | None = None) -> None:
-        """``predict`` reads ``predict_dir``; any other stage creates the splits, once, with ``make_splits()``.
-
-        Subclasses either define ``make_splits() -> (train, val, test)`` or override ``setup`` entirely.
-        """
-        if stage == "predict":
-            self.setup_predict()
-        elif self.train_set is None:
+        if stage != "predict" and self.train_set is None:
             self.train_set, self.val_set, self.test_set = self.make_splits()
-
-    def setup_predict(self) -> None:
-        if self.predict_dir is None:
-            raise UserError("predict needs a folder of images: pass --data.predict_dir DIR.")
-        files = list_images(Path(self.predict_dir), "--data.predict_dir")
-        self.predict_set = ImageFiles(files, self.predict_transform())
 
     def report(self) -> dict:
         """Facts about the data worth keeping in ``results.json`` (e.g. how many bad files were skipped)."""
@@ -115,6 +108,7 @@ class ClassificationDataModule(LightningDataModule):
         )
 
     def _workers(self, in_memory: bool) -> int:
+        """In-memory batches are one slice; without a GPU, workers would take cores from training."""
         if self.num_workers is not None:
             return self.num_workers
         if in_memory or not torch.cuda.is_available():
@@ -132,6 +126,7 @@ class ClassificationDataModule(LightningDataModule):
         return self._loader(self.test_set, shuffle=False)
 
     def predict_dataloader(self) -> DataLoader:
-        if self.predict_set is None:
-            self.setup_predict()
-        return self._loader(self.predict_set, shuffle=False)
+        if self.predict_dir is None:
+            raise UserError("predict needs a folder of images: pass --data.predict_dir DIR.")
+        files = list_images(Path(self.predict_dir), "--data.predict_dir")
+        return self._loader(ImageFiles(files, self.predict_transform()), shuffle=False)

@@ -13,26 +13,13 @@ from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
 from {{ cookiecutter.package_name }}.data.in_memory import InMemoryDataset
 
 
-def _digits_file() -> Path | None:
-    """scikit-learn's copy of the digits (``sklearn/datasets/data/digits.csv.gz``), found without importing it."""
-    spec = importlib.util.find_spec("sklearn")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
-        if path.is_file():
-            return path
-    return None
-
-
 @functools.lru_cache(maxsize=1)
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """Images (1797, 8, 8) with values 0..16 and labels (1797,), as ``sklearn.datasets.load_digits`` returns them.
-
-    Importing ``sklearn.datasets`` pulls in pandas and pyarrow (about a second, a tenth of the default run),
-    so the CSV that ``load_digits`` parses is read directly; ``load_digits`` remains the fallback when the file
-    is not where scikit-learn keeps it. Cached: Tune trials and benchmarks in one process read it once.
-    """
-    path = _digits_file()
-    if path is not None:
+    """Images (1797, 8, 8) valued 0..16 and labels, as ``sklearn.datasets.load_digits`` returns them, but read
+    from its CSV: importing ``sklearn.datasets`` takes a second (pandas, pyarrow), a tenth of the default run."""
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if path is not None and path.is_file():
         table = np.loadtxt(path, delimiter=",", dtype=np.float64)
         if table.shape == (1797, 65):
             return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
@@ -44,8 +31,6 @@ def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 class DigitsDataModule(ClassificationDataModule):
     """The default data: small enough to train to 97 %+ accuracy in seconds on a laptop CPU.
-
-    Splits are drawn from ``seed`` (inherited), so every run and every rank sees the same partition.
 
     Args:
         val_fraction: share of the images held out for validation.
@@ -69,5 +54,4 @@ class DigitsDataModule(ClassificationDataModule):
         self.check_labels(labels, "digits")
         train_fraction = 1.0 - self.val_fraction - self.test_fraction
         parts = self.split(range(len(labels)), (train_fraction, self.val_fraction, self.test_fraction))
-        # Index the tensors once: one in-memory dataset per split, sliced a whole batch at a time.
         return tuple(InMemoryDataset(images[list(part)], labels[list(part)]) for part in parts)

@@ -1,9 +1,5 @@
-"""What ``--plan`` measures on the module without training: optimizer states, an example input, activations.
-
-Each works on any LightningModule: the optimizer comes from ``configure_optimizers`` (or {{ cookiecutter.package_name }}'s
-``optimizer_factory``), the input from ``example_input_array`` or one batch of the train loader, and the
-activations from a forward pass on PyTorch's meta device (nothing is computed or allocated).
-"""
+"""What ``--plan`` measures on any LightningModule without training: optimizer states, an example input and
+the activations of one forward pass on PyTorch's meta device (nothing is computed or allocated)."""
 
 from __future__ import annotations
 
@@ -16,17 +12,17 @@ from {{ cookiecutter.package_name }}.strategies.chain import batch_input
 
 
 def optimizer_states_per_param(module) -> int | None:
-    """How many parameter-sized tensors the module's optimizer keeps (AdamW: 2, SGD with momentum: 1).
-
-    Steps a fresh optimizer of the same class and settings on a probe; ``None`` if it cannot be built.
-    """
+    """Parameter-sized tensors the module's optimizer keeps (AdamW: 2), from one step of a fresh optimizer of
+    the same class and settings on a probe; ``None`` if it cannot be built."""
     probe = nn.Parameter(torch.zeros(1000))
     try:
         factory = getattr(module, "optimizer_factory", None)
         if factory is not None:
             optimizer = factory([probe], lr=1e-3)
         else:
-            configured = _first_optimizer(module.configure_optimizers())
+            configured = module.configure_optimizers()  # an optimizer, or a list, tuple or dict holding one
+            while not isinstance(configured, torch.optim.Optimizer):
+                configured = configured["optimizer"] if isinstance(configured, dict) else configured[0]
             optimizer = type(configured)([probe], **configured.defaults)
         probe.grad = torch.ones_like(probe)
         optimizer.step()
@@ -35,27 +31,19 @@ def optimizer_states_per_param(module) -> int | None:
     return sum(1 for v in optimizer.state[probe].values() if torch.is_tensor(v) and v.numel() == probe.numel())
 
 
-def _first_optimizer(configured):
-    """The first optimizer of anything ``configure_optimizers`` may return (optimizer, list, tuple, dict)."""
-    while not isinstance(configured, torch.optim.Optimizer):
-        configured = configured["optimizer"] if isinstance(configured, dict) else configured[0]
-    return configured
-
-
 def example_input(module, data) -> tuple[torch.Tensor | None, str | None]:
-    """A meta tensor shaped like one training batch's input, from ``example_input_array`` (with the data's
-    batch size) or else one batch of the train loader; ``None`` and the reason when neither exists."""
+    """A meta tensor shaped like one training batch's input (``example_input_array`` at the data's batch size,
+    else one batch of the train loader), or ``None`` and the reason."""
     batch = getattr(data, "batch_size", None)
-    example = getattr(module, "example_input_array", None)
-    found = example if torch.is_tensor(example) else None
-    if found is None:
+    found = getattr(module, "example_input_array", None)
+    if not torch.is_tensor(found):
         try:
             data.setup("fit")
             found = batch_input(next(iter(data.train_dataloader())))
         except Exception as err:
             return None, f"activations: no example_input_array and no train batch ({type(err).__name__}: {err})"
-        if found is None:
-            return None, "activations: the train batch holds no input tensor; set example_input_array in the module"
+    if found is None:
+        return None, "activations: the train batch holds no input tensor; set example_input_array in the module"
     shape = (int(batch), *found.shape[1:]) if isinstance(batch, int) else tuple(found.shape)
     return torch.empty(shape, dtype=found.dtype, device="meta"), None
 

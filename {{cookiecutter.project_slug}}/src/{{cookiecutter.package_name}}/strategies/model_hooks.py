@@ -1,10 +1,4 @@
-"""For a LightningModule that writes its own ``configure_model``: shard a named backbone under ``--strategy fsdp``.
-
-Most modules need nothing from here: :class:`~{{ cookiecutter.package_name }}.strategies.FullyShardedStrategy` shards a module that
-does not override ``configure_model``, and :class:`~{{ cookiecutter.package_name }}.strategies.ModelSplitStrategy` splits any module
-without a hook. A module that overrides ``configure_model`` (to build layers late, say) shards itself, and
-can call :func:`configure_backbone` there to get the fsdp preset's options applied to one attribute.
-"""
+"""For a LightningModule that overrides ``configure_model`` (so is not sharded by the fsdp preset itself)."""
 
 from __future__ import annotations
 
@@ -14,7 +8,6 @@ from {{ cookiecutter.package_name }}.strategies.fsdp import FullyShardedStrategy
 
 
 def configure_backbone(module: LightningModule, attribute: str = "net") -> None:
-    """Shard ``module.<attribute>`` with the strategy's options under fsdp; do nothing under other strategies."""
-    strategy = module.trainer.strategy
-    if isinstance(strategy, FullyShardedStrategy):
-        shard_backbone(getattr(module, attribute), strategy)
+    """Shard ``module.<attribute>`` with the fsdp preset's options; do nothing under other strategies."""
+    if isinstance(module.trainer.strategy, FullyShardedStrategy):
+        shard_backbone(getattr(module, attribute), module.trainer.strategy)

@@ -1,14 +1,12 @@
-"""``--plan``: the resolved trainer settings and a per-device memory estimate for every strategy, without training.
+"""``--plan``: the resolved trainer settings and what one device holds under every strategy, without training.
 
-The estimate counts what each strategy keeps on one device during a training step: parameters, gradients,
-optimizer state (measured by stepping the configured optimizer once) and the activations of one batch
-(measured by a forward pass on the meta device, so nothing is computed or allocated). It ignores
-framework overhead, temporary buffers and fragmentation: treat it as a lower bound to compare strategies.
+Parameters, gradients, optimizer state and one batch's activations (``measure.py``); framework overhead,
+temporary buffers and fragmentation are left out, so it is a lower bound to compare strategies.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from rich.console import Console
@@ -19,9 +17,8 @@ from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.strategies.chain import find_chain, numel
 from {{ cookiecutter.package_name }}.strategies.fsdp import FullyShardedStrategy, backbone, wrap_units
 from {{ cookiecutter.package_name }}.strategies.measure import activation_bytes, example_input, optimizer_states_per_param
-from {{ cookiecutter.package_name }}.strategies.split import ModelSplitStrategy, Pipeline, default_devices
+from {{ cookiecutter.package_name }}.strategies.split import ModelSplitStrategy, Pipeline
 
-GiB = 1024**3
 CAPTION = "ddp: full replica + gradient buckets; fsdp: 1/N shards + one gathered unit; model_split: largest stage"
 
 
@@ -54,10 +51,8 @@ def estimate(
     states: int,
     act_bytes: int,
 ) -> list[DeviceMemory]:
-    """Per-device memory for single-device, ddp, fsdp and (given a ``split``) model_split, same batch per device.
-
-    ``sample`` is a meta tensor shaped like one batch's input (``None``: activations not counted).
-    """
+    """Per-device memory for auto, ddp, fsdp and (given a ``split``) model_split at the same batch per device;
+    ``sample`` is a meta tensor shaped like one batch's input (``None``: activations not counted)."""
     params = numel(module)
     element = next(module.parameters()).element_size() if params else 4
     sizes = activation_bytes(module, sample, act_bytes) if sample is not None else {}
@@ -68,8 +63,7 @@ def estimate(
         # DDP keeps a full replica and a second copy of the gradients in its all-reduce buckets.
         DeviceMemory("ddp", world, weights, 2 * weights, states * weights, activations),
     ]
-    policy = fsdp.wrap_policy if fsdp is not None else "children"
-    units = wrap_units(backbone(module) or module, policy)  # what FullyShardedStrategy wraps
+    units = wrap_units(backbone(module) or module, fsdp.wrap_policy if fsdp else "children")  # as fsdp wraps
     largest = max((numel(u) for u in units), default=params) * element
     shard = weights / world
     fsdp_acts = activations
@@ -81,25 +75,17 @@ def estimate(
     rows.append(DeviceMemory("fsdp", world, shard + largest, shard + largest, states * shard, fsdp_acts))
     if split is not None:
         loads = [[numel(stage) * element, _within(stage, sizes)] for stage in split.stages]
-        staged = sum(numel(stage) for stage in split.stages)
-        loads[0][0] += (params - staged) * element  # the rest of the module lives on the first stage's device
-        stage_weights, stage_acts = max(loads, key=lambda load: load[0] * (2 + states) + load[1])
-        rows.append(
-            DeviceMemory(
-                "model_split", len(split.stages), stage_weights, stage_weights, states * stage_weights, stage_acts
-            )
-        )
+        loads[0][0] += (params - sum(numel(stage) for stage in split.stages)) * element  # the rest: first device
+        load, acts = max(loads, key=lambda load: load[0] * (2 + states) + load[1])
+        rows.append(DeviceMemory("model_split", len(split.stages), load, load, states * load, acts))
     return rows
 
 
 def model_split(module: nn.Module, init) -> tuple[Pipeline | None, str | None]:
-    """The stages ModelSplitStrategy would cut (its ``stages`` and ``devices`` when it is the chosen strategy)."""
-    stages = init.stages if isinstance(init, ModelSplitStrategy) else None
-    devices = init.devices if isinstance(init, ModelSplitStrategy) else None
+    """The stages ModelSplitStrategy would cut (with its ``stages`` and ``devices`` when it is the chosen one)."""
+    split = init if isinstance(init, ModelSplitStrategy) else ModelSplitStrategy()
     try:
-        chain = find_chain(module, stages)
-        devices = devices or default_devices("cpu", len(stages) if stages else 2)
-        return Pipeline.from_pieces(chain.pieces, devices), None
+        return Pipeline.from_pieces(find_chain(module, split.stages).pieces, split.stage_devices()), None
     except UserError as err:
         return None, f"model_split: {err}"
 
@@ -108,25 +94,25 @@ def _strategy_name(strategy) -> str:
     if isinstance(strategy, str):
         return strategy
     class_path = strategy.class_path if hasattr(strategy, "class_path") else type(strategy).__name__
-    return {"FullyShardedStrategy": "fsdp", "ModelSplitStrategy": "model_split"}.get(
-        class_path.rsplit(".", 1)[-1], class_path
-    )
+    short = class_path.rsplit(".", 1)[-1]
+    return {"FullyShardedStrategy": "fsdp", "ModelSplitStrategy": "model_split"}.get(short, class_path)
 
 
 def _world_size(devices, accelerator: str, num_nodes: int) -> int:
+    text = str(devices)
     if isinstance(devices, (list, tuple)):
         per_node = len(devices)
-    elif str(devices) in ("auto", "-1"):
+    elif text in ("auto", "-1"):
         wants_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
         per_node = max(1, torch.cuda.device_count()) if wants_gpu else 1
     else:
-        per_node = int(str(devices).split(",")[0]) if "," not in str(devices) else len(str(devices).split(","))
+        per_node = len(text.split(",")) if "," in text else int(text)
     return per_node * num_nodes
 
 
 def _bytes(value: float) -> str:
-    if value >= GiB:
-        return f"{value / GiB:.2f} GiB"
+    if value >= 2**30:
+        return f"{value / 2**30:.2f} GiB"
     return f"{value / 2**20:.1f} MiB" if value >= 2**20 else f"{value / 1024:.1f} KiB"
 
 
@@ -138,18 +124,18 @@ def print_plan(cli, console: Console | None = None) -> dict:
     strategy = _strategy_name(init)
     world = _world_size(trainer.devices, trainer.accelerator, trainer.num_nodes)
     precision = str(trainer.precision or "32-true")
-    act_bytes = 2 if ("16" in precision) else 4
     sample, sample_note = example_input(module, data)
     split, split_note = model_split(module, init)
     states = optimizer_states_per_param(module)
     fsdp = init if isinstance(init, FullyShardedStrategy) else None
+    args = (world, split, fsdp, 2 if states is None else states, 2 if "16" in precision else 4)
     try:
-        rows = estimate(module, sample, world, split, fsdp, 2 if states is None else states, act_bytes)
+        rows = estimate(module, sample, *args)
     except Exception as err:  # a forward that cannot run on the meta device (it reads values, say)
         if sample is None:
             raise
         sample_note = f"activations: the forward failed on the meta device ({type(err).__name__}: {err})"
-        rows = estimate(module, None, world, split, fsdp, 2 if states is None else states, act_bytes)
+        rows = estimate(module, None, *args)
     batch = int(sample.shape[0]) if sample is not None else getattr(data, "batch_size", "?")
     processes = world if strategy != "model_split" else 1
     settings = {
@@ -178,18 +164,11 @@ def print_plan(cli, console: Console | None = None) -> dict:
         memory.add_column(column, justify="left" if column == "strategy" else "right")
     chosen = {"ddp_spawn": "ddp"}.get(strategy, strategy)
     for row in rows:
-        values = (row.params, row.grads, row.optimizer, row.activations, row.total)
         marker = "*" if row.strategy == chosen else ""
-        memory.add_row(
-            row.strategy + marker, str(row.devices), *(_bytes(v) for v in values), style="bold" if marker else None
-        )
+        values = [_bytes(v) for v in (row.params, row.grads, row.optimizer, row.activations, row.total)]
+        memory.add_row(row.strategy + marker, str(row.devices), *values, style="bold" if marker else None)
     console.print(memory)
     for note in notes:
         console.print(f"not estimated: {note}", markup=False, soft_wrap=True)
-    return {
-        "plan": {
-            "settings": settings,
-            "memory": {row.strategy: row.__dict__ | {"total": row.total} for row in rows},
-            "not_estimated": notes,
-        }
-    }
+    memory_dict = {row.strategy: asdict(row) | {"total": row.total} for row in rows}
+    return {"plan": {"settings": settings, "memory": memory_dict, "not_estimated": notes}}

@@ -1,25 +1,19 @@
 """``ddp_spawn`` whose launching process learns how far training got (steps, epochs), not only the metrics.
 
-With ``ddp_spawn`` the ranks train in child processes; Lightning sends back the weights, the metrics and
-the best checkpoint path, but not the loops' progress, so the launching process reported
-``global_step = 0`` in ``results.json``. This launcher also returns rank 0's fit-loop state.
+With ``ddp_spawn`` the ranks train in child processes. Lightning sends back to the launching process the
+weights, the best checkpoint path and ``trainer.callback_metrics``, but not the loops' progress, so
+``results.json`` said ``global_step = 0``. Rank 0 adds its progress to the metrics that travel back, and
+:func:`fit_progress` takes it out on the other side: Lightning's public path, no launcher of our own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from pytorch_lightning.strategies import DDPStrategy
-from pytorch_lightning.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 
-
-class _ProgressReturningLauncher(_MultiProcessingLauncher):
-    def get_extra_results(self, trainer) -> dict[str, Any]:
-        return {**super().get_extra_results(trainer), "fit_loop": trainer.fit_loop.state_dict()}
-
-    def update_main_process_results(self, trainer, extra: dict[str, Any]) -> None:
-        super().update_main_process_results(trainer, extra)
-        trainer.fit_loop.load_state_dict(extra["fit_loop"])
+STEP_KEY, EPOCH_KEY = "trainer/global_step", "trainer/epochs"
 
 
 class SpawnDDPStrategy(DDPStrategy):
@@ -35,5 +29,16 @@ class SpawnDDPStrategy(DDPStrategy):
     def __init__(self, start_method: str = "spawn", find_unused_parameters: bool = False, **kwargs: Any) -> None:
         super().__init__(start_method=start_method, find_unused_parameters=find_unused_parameters, **kwargs)
 
-    def _configure_launcher(self) -> None:
-        self._launcher = _ProgressReturningLauncher(self, start_method=self._start_method)
+    def on_train_end(self) -> None:
+        super().on_train_end()
+        trainer = self.lightning_module.trainer
+        trainer.callback_metrics[STEP_KEY] = torch.tensor(trainer.global_step)
+        trainer.callback_metrics[EPOCH_KEY] = torch.tensor(trainer.current_epoch)
+
+
+def fit_progress(trainer, metrics: dict[str, float]) -> tuple[int, int]:
+    """``(global_step, epochs)``: what ddp_spawn's ranks sent back (removed from ``metrics``), else the trainer's."""
+    step, epochs = metrics.pop(STEP_KEY, None), metrics.pop(EPOCH_KEY, None)
+    if step is None or epochs is None:
+        return trainer.global_step, trainer.current_epoch
+    return int(step), int(epochs)

@@ -10,7 +10,7 @@ import torch
 
 
 def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str] | None = None):
-    """A matplotlib figure of a confusion matrix with counts in the cells (rows: true class)."""
+    """Rows: true class; counts in the cells while they stay readable (up to 30 classes)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -25,11 +25,10 @@ def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str] | None = N
     ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_yticklabels(names)
     high = matrix.max().item() / 2 if matrix.numel() else 0
-    if n <= 30:
-        for i in range(n):
-            for j in range(n):
-                value = int(matrix[i, j])
-                ax.text(j, i, value, ha="center", va="center", color="white" if value > high else "black")
+    cells = [(i, j) for i in range(n) for j in range(n)] if n <= 30 else []
+    for i, j in cells:
+        value = int(matrix[i, j])
+        ax.text(j, i, value, ha="center", va="center", color="white" if value > high else "black")
     fig.tight_layout()
     return fig
 
@@ -40,10 +39,9 @@ def log_confusion_matrix(trainer, matrix: torch.Tensor, class_names: Sequence[st
 
     fig = confusion_figure(matrix, class_names)
     # Not trainer.log_dir: it broadcasts from rank 0, a collective that hangs when only rank 0 calls it (DDP).
-    run_dir = trainer.default_root_dir
-    if run_dir:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
-        fig.savefig(Path(run_dir) / "confusion_matrix.png", dpi=100)
+    if trainer.default_root_dir:
+        Path(trainer.default_root_dir).mkdir(parents=True, exist_ok=True)
+        fig.savefig(Path(trainer.default_root_dir) / "confusion_matrix.png", dpi=100)
     for logger in trainer.loggers:
         experiment: Any = getattr(logger, "experiment", None)
         if hasattr(experiment, "add_figure"):

@@ -1,12 +1,8 @@
 """Find the classic memory leak of a training loop: tensors that keep their autograd graph alive across steps.
 
 ``self.total_loss += loss`` looks harmless, but ``total_loss`` then carries ``loss``'s graph, and the
-next step chains its own graph onto it: nothing is ever freed. The detector looks where such tensors
-live (attributes of the LightningModule and its submodules: tensors, lists, dicts) and warns, naming
-the attribute, when what they hold grows between checks; it also warns when memory rises steadily.
+next step chains its own graph onto it: nothing is ever freed.
 """
-
-from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -16,8 +12,8 @@ import torch
 from pytorch_lightning import Callback
 from torch import nn
 
+from {{ cookiecutter.package_name }}.errors import say
 from {{ cookiecutter.package_name }}.troubleshoot.memory import current_mb, read_memory
-from {{ cookiecutter.package_name }}.troubleshoot.report import say
 
 _SKIP = {"_modules", "_parameters", "_buffers", "_trainer"}
 _MAX_ITEMS = 10_000
@@ -26,8 +22,6 @@ _MAX_NODES = 100_000
 
 @dataclass
 class GraphHolder:
-    """An attribute holding tensors with ``grad_fn``: how many, and how large their graphs are."""
-
     tensors: int
     nodes: int
     grad_fn: str
@@ -36,11 +30,8 @@ class GraphHolder:
 def _tensors(value, depth: int = 0) -> Iterator[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         yield value
-    elif depth < 2 and isinstance(value, dict):
-        for item in list(value.values())[:_MAX_ITEMS]:
-            yield from _tensors(item, depth + 1)
-    elif depth < 2 and isinstance(value, (list, tuple, set, frozenset, deque)):
-        for item in list(value)[:_MAX_ITEMS]:
+    elif depth < 2 and isinstance(value, (dict, list, tuple, set, frozenset, deque)):
+        for item in list(value.values() if isinstance(value, dict) else value)[:_MAX_ITEMS]:
             yield from _tensors(item, depth + 1)
 
 
@@ -50,10 +41,9 @@ def graph_size(roots: Iterable) -> int:
     stack = [r for r in roots if r is not None]
     while stack and len(seen) < _MAX_NODES:
         node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend(n for n, _ in node.next_functions if n is not None)
+        if node not in seen:
+            seen.add(node)
+            stack.extend(n for n, _ in node.next_functions if n is not None)
     return len(seen)
 
 

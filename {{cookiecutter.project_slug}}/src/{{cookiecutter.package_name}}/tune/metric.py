@@ -1,13 +1,9 @@
 """The metric a search optimises, checked against what the module really logs before Ray starts.
 
-``--metric``/``--mode`` win; otherwise the search optimises the checkpoint's monitor, as train.py
-selects its best checkpoint. A user's own LightningModule rarely logs {{ cookiecutter.package_name }}'s ``val/acc``, so before
-Ray starts, the trial's ``train.py fit`` runs once with Lightning's ``fast_dev_run`` (one training and
-one validation batch, on the CPU, nothing saved) to see which metrics a trial will report. A metric
-that is not among them fails in one line; {{ cookiecutter.package_name }}'s default monitor falls back to a logged validation
-loss, as train.py's checkpoint does. Should that dry run fail (data only on the workers, a strategy the
-driver cannot run), the trials check it instead, and :class:`{{ cookiecutter.package_name }}.tune.guard.MetricGuard` ends the
-search at the first that fails.
+``--metric``/``--mode`` win; otherwise the checkpoint's monitor, as train.py selects its best checkpoint.
+A user's module rarely logs {{ cookiecutter.package_name }}'s ``val/acc``, so a one-batch ``fast_dev_run`` of the trial's
+``train.py fit`` shows what a trial will report; where it cannot run on the driver, the trials check it
+(:class:`{{ cookiecutter.package_name }}.tune.progress.MetricGuard`).
 """
 
 from __future__ import annotations
@@ -38,8 +34,7 @@ DRY_RUN = [
 class _FirstReport(Callback):
     """Records the metrics the first validation (not the sanity check) leaves, as a trial reports them."""
 
-    def __init__(self) -> None:
-        self.metrics: set[str] | None = None
+    metrics: set[str] | None = None
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.sanity_checking and self.metrics is None:
@@ -48,31 +43,23 @@ class _FirstReport(Callback):
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """No messages or warnings from the dry run (it is not the run they speak of): the search's output starts
-    with its trials."""
-    loggers = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
-    levels = [logger.level for logger in loggers]
+    """No output from the dry run (the search's output starts with its trials), and no run folder left behind."""
     previous_run_dir = os.environ.get("{{ cookiecutter.package_name | upper }}_RUN_DIR")
+    logging.disable(logging.WARNING)  # Lightning's handlers hold the real stderr
     try:
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
         muted = io.StringIO()
         with warnings.catch_warnings(), contextlib.redirect_stdout(muted), contextlib.redirect_stderr(muted):
             warnings.simplefilter("ignore")
             yield
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+        logging.disable(logging.NOTSET)
         os.environ.pop("{{ cookiecutter.package_name | upper }}_RUN_DIR", None)
         if previous_run_dir is not None:
             os.environ["{{ cookiecutter.package_name | upper }}_RUN_DIR"] = previous_run_dir
 
 
 def logged_metrics(train_args: list[str], values: dict) -> set[str] | None:
-    """The metrics a trial with ``values`` reports at its first validation, or None when the dry run fails.
-
-    Built through train.py's own path (:func:`{{ cookiecutter.package_name }}.cli.build`) into a temporary folder.
-    """
+    """The metrics a trial with ``values`` reports at its first validation, or None when the dry run fails."""
     from {{ cookiecutter.package_name }}.cli import build
     from {{ cookiecutter.package_name }}.cli.args import prepare
 
@@ -101,13 +88,9 @@ def _mode_for(metric: str, monitor: str | None, monitor_mode: str) -> str:
 def choose_metric(
     metric: str | None, mode: str | None, checkpoint, default_monitor: str | None, logged: set[str] | None
 ) -> tuple[str, str]:
-    """``(metric, mode)`` of the search; one line naming what is logged when the metric is not.
+    """``(metric, mode)`` of ``--metric``/``--mode`` or the ``checkpoint`` section, checked against ``logged``.
 
-    Args:
-        metric, mode: ``--metric`` and ``--mode`` (None when not given).
-        checkpoint: the parsed train config's ``checkpoint`` section (``monitor``, ``mode``).
-        default_monitor: {{ cookiecutter.package_name }}'s default monitor; only that one falls back to a logged loss.
-        logged: what the dry run saw (:func:`logged_metrics`); None leaves the check to the trials.
+    Only {{ cookiecutter.package_name }}'s ``default_monitor`` falls back to a logged loss; ``logged`` None leaves the check to the trials.
     """
     monitor = checkpoint.monitor
     if metric is None:

@@ -6,18 +6,20 @@ train.py's own parser), resources and budget: a search that would fail in every 
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from jsonargparse import Namespace
+
 from {{ cookiecutter.package_name }}.errors import UserError
 from {{ cookiecutter.package_name }}.rundir import new_run_dir
 from {{ cookiecutter.package_name }}.tune import space as spaces
+from {{ cookiecutter.package_name }}.tune.methods import VARIANT_GENERATOR, check_searcher, check_searcher_packages, resolve_scheduler
 from {{ cookiecutter.package_name }}.tune.metric import choose_metric, logged_metrics
-from {{ cookiecutter.package_name }}.tune.options import TuneOptions
-from {{ cookiecutter.package_name }}.tune.schedulers import resolve_scheduler
-from {{ cookiecutter.package_name }}.tune.searchers import check_searcher, check_searcher_packages
+from {{ cookiecutter.package_name }}.tune.options import flag_name
 from {{ cookiecutter.package_name }}.tune.train_config import check_train_args
 
 OPTIONS_FILE = "tune_options.json"
@@ -27,10 +29,9 @@ OPTIONS_FILE = "tune_options.json"
 class Plan:
     """A checked search: what Ray needs to run it and what the summary needs to report it."""
 
-    options: TuneOptions
+    options: Namespace
     scheduler: str
     space: dict
-    space_path: Path
     metric: str
     mode: str
     max_epochs: int
@@ -48,7 +49,7 @@ class Plan:
 
     @property
     def enumerates_grid(self) -> bool:
-        return self.options.search in ("grid", "random")
+        return self.options.search in VARIANT_GENERATOR
 
     def expected_trials(self) -> int:
         """Trials a finished search has: samples times the grid's points (Ray's variant generator)."""
@@ -72,7 +73,7 @@ def parse_resources(text: str) -> dict[str, float]:
     return resources
 
 
-def make_plan(options: TuneOptions) -> Plan:
+def make_plan(options: Namespace) -> Plan:
     """Check the whole command line; nothing is written and Ray is not started."""
     check_searcher(options.search)
     scheduler = resolve_scheduler(options.scheduler, options.search)  # impossible pairs first, then packages
@@ -104,7 +105,6 @@ def make_plan(options: TuneOptions) -> Plan:
         options=options,
         scheduler=scheduler,
         space=space,
-        space_path=space_path,
         metric=metric,
         mode=mode,
         max_epochs=int(max_epochs),
@@ -119,26 +119,26 @@ def make_plan(options: TuneOptions) -> Plan:
 def new_search_dir(plan: Plan) -> Path:
     """``<runs_dir>/tune/<name>/version_<n>`` (or under ``--storage``), named by ``--name`` or the method."""
     root = Path(plan.options.storage) if plan.options.storage else Path(plan.runs_dir) / "tune"
-    name = plan.name or f"{plan.options.search}_{plan.scheduler}"
-    search_dir = new_run_dir(root.resolve(), name)
-    plan.options.save(search_dir / OPTIONS_FILE)
+    search_dir = new_run_dir(root.resolve(), plan.name or f"{plan.options.search}_{plan.scheduler}")
+    (search_dir / OPTIONS_FILE).write_text(json.dumps(plan.options.as_dict(), indent=2) + "\n")
     return search_dir
 
 
-def resume_options(options: TuneOptions, given: list[str]) -> TuneOptions:
+def resume_options(options: Namespace, given: list[str]) -> Namespace:
     """The saved options of the search in ``--resume DIR``; only the cluster and concurrency may change."""
     folder = Path(str(options.resume))
     if not (folder / OPTIONS_FILE).is_file():
         raise UserError(
             f"--resume: '{folder}' is not a search folder (no {OPTIONS_FILE}); pass runs/tune/NAME/version_N."
         )
-    saved = TuneOptions.load(folder / OPTIONS_FILE)
-    allowed = {f"--{name}" for name in ("resume", "address", "max_concurrent", "max_failures")}
-    extra = [a.split("=", 1)[0] for a in given if a.startswith("--") and a.split("=", 1)[0] not in allowed]
+    saved = Namespace(**json.loads((folder / OPTIONS_FILE).read_text()))
+    changeable = ("address", "max_concurrent", "max_failures")
+    flags = [flag_name(a) for a in given if a.startswith("--")]
+    extra = [flag for flag in flags if flag[2:] not in ("resume", *changeable)]
     if extra:
         raise UserError(f"--resume continues a search with its saved settings; drop {', '.join(extra)}.")
     saved.resume = str(folder.resolve())
-    for name in ("address", "max_concurrent", "max_failures"):
-        if f"--{name}" in given or any(a.startswith(f"--{name}=") for a in given):
+    for name in changeable:
+        if f"--{name}" in flags:
             setattr(saved, name, getattr(options, name))
     return saved

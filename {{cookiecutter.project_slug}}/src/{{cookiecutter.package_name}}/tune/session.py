@@ -9,10 +9,7 @@ from collections.abc import Iterator
 
 
 def ray_callbacks() -> list:
-    """Ray's per-trial ``result.json`` and ``progress.csv``, without its TensorBoard logger; Ray kept quiet.
-
-    Ray's TensorBoard logger would duplicate {{ cookiecutter.package_name }}'s own event files in every trial folder.
-    """
+    """Ray's per-trial ``result.json`` and ``progress.csv``, not its TensorBoard logger ({{ cookiecutter.package_name }} writes its own)."""
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
