@@ -3,6 +3,7 @@
 Backbones are looked up by name (``--model.backbone small_cnn``) so that search spaces can list them
 as plain strings; a dotted import path (``mypkg.nets.MyNet``) plugs in a network of your own. Both
 networks are ``nn.Sequential`` on purpose: the model-split strategy cuts a sequential backbone into stages.
+The example networks: add yours here, or delete them once your model builds its own.
 """
 
 import pkgutil
