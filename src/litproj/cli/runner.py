@@ -19,6 +19,7 @@ from litproj.reliability.preemption import exit_on_preemption
 from litproj.rundir import RUN_DIR_ENV, discard_if_empty
 from litproj.strategies import list_presets
 from litproj.strategies.plan import print_plan
+from litproj.strategies.spawn import restore_fit_progress
 from litproj.troubleshoot import explain_errors, fit, preflight
 
 
@@ -47,6 +48,7 @@ def execute(cli: LitCLI, stage: str) -> dict:
     try:
         if stage in ("fit", cli_args.FIT_THEN_TEST):
             fit(cli)  # finders before, OOM recovery around trainer.fit
+            restore_fit_progress(trainer)  # ddp_spawn: the ranks' progress, before the test and the summary
             metrics.update(_metrics(trainer))
             if stage == cli_args.FIT_THEN_TEST and _can_test(model, data):
                 best = "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None

@@ -8,13 +8,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from litproj.strategies.spawn import fit_progress
-
 
 def collect_results(trainer, cli, stage: str, metrics: dict[str, float]) -> dict:
     """The results dict written to ``results.json``; callbacks add sections through a ``litproj_report()``."""
     callback = trainer.checkpoint_callback
-    step, epochs = fit_progress(trainer, metrics)  # before the metrics are copied: ddp_spawn's progress travels in them
     last = Path(callback.dirpath or "") / "last.ckpt" if callback is not None else None
     results = {
         "stage": stage,
@@ -23,8 +20,8 @@ def collect_results(trainer, cli, stage: str, metrics: dict[str, float]) -> dict
         "best_checkpoint": (callback.best_model_path or None) if callback is not None else None,
         "last_checkpoint": str(last) if last is not None and last.exists() else None,
         "run_dir": str(cli.run_dir),
-        "global_step": step,
-        "epochs": epochs,
+        "global_step": trainer.global_step,
+        "epochs": trainer.current_epoch,
         "data": cli.datamodule.report() if hasattr(cli.datamodule, "report") else {},
     }
     for extra in trainer.callbacks:  # e.g. OOM retries, predictions, trackers

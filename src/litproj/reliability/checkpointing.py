@@ -63,8 +63,11 @@ class LitCheckpoint(ModelCheckpoint):
 
     With ``fallback_monitor`` (the monitor is litproj's default, not the user's), a module that does not log
     it gets its logged validation loss monitored (or only ``last.ckpt`` kept), with a note; Lightning would
-    stop the run after the first epoch instead. ``every_n_steps`` also refreshes ``last.ckpt`` every this
-    many optimizer steps (:func:`step_checkpoint`), so a killed run loses at most that many.
+    stop the run after the first epoch instead.
+
+    Args:
+        every_n_steps: also refresh ``last.ckpt`` every this many optimizer steps (0: per epoch only), so a
+            killed run loses at most this many steps (:func:`step_checkpoint`).
     """
 
     def __init__(self, every_n_steps: NonNegativeInt = 0, **kwargs):

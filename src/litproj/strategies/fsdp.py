@@ -38,6 +38,8 @@ class FullyShardedStrategy(ModelParallelStrategy):
         activation_checkpointing: recompute each unit's activations in backward instead of storing them.
         reshard_after_forward: ``False`` keeps gathered parameters until backward (faster, more memory).
         save_distributed_checkpoint: ``False`` gathers a single ``.ckpt`` file on rank 0.
+        process_group_backend: ``None`` picks gloo on CPU and NCCL on GPU.
+        timeout: timeout of collective operations.
     """
 
     def __init__(

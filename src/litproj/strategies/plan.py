@@ -6,6 +6,7 @@ temporary buffers and fragmentation are left out, so it is a lower bound to comp
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import torch
@@ -128,14 +129,22 @@ def print_plan(cli, console: Console | None = None) -> dict:
     split, split_note = model_split(module, init)
     states = optimizer_states_per_param(module)
     fsdp = init if isinstance(init, FullyShardedStrategy) else None
-    args = (world, split, fsdp, 2 if states is None else states, 2 if "16" in precision else 4)
+    per_device = functools.partial(
+        estimate,
+        module,
+        world=world,
+        split=split,
+        fsdp=fsdp,
+        states=2 if states is None else states,
+        act_bytes=2 if "16" in precision else 4,
+    )
     try:
-        rows = estimate(module, sample, *args)
+        rows = per_device(sample)
     except Exception as err:  # a forward that cannot run on the meta device (it reads values, say)
         if sample is None:
             raise
         sample_note = f"activations: the forward failed on the meta device ({type(err).__name__}: {err})"
-        rows = estimate(module, None, *args)
+        rows = per_device(None)
     batch = int(sample.shape[0]) if sample is not None else getattr(data, "batch_size", "?")
     processes = world if strategy != "model_split" else 1
     settings = {

@@ -1,19 +1,20 @@
 """``ddp_spawn`` whose launching process learns how far training got (steps, epochs), not only the metrics.
 
 With ``ddp_spawn`` the ranks train in child processes. Lightning sends back to the launching process the
-weights, the best checkpoint path and ``trainer.callback_metrics``, but not the loops' progress, so
-``results.json`` said ``global_step = 0``. Rank 0 adds its progress to the metrics that travel back, and
-:func:`fit_progress` takes it out on the other side: Lightning's public path, no launcher of our own.
+weights, the best checkpoint path and ``trainer.callback_metrics``, but not the loops' progress, so the
+launching process said ``global_step = 0`` (in ``results.json``, and for the test that follows). Rank 0 adds
+its fit loop's state to the metrics that travel back, and :func:`restore_fit_progress` loads it on the
+other side: Lightning's public path, no launcher of our own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
 from pytorch_lightning.strategies import DDPStrategy
 
-STEP_KEY, EPOCH_KEY = "trainer/global_step", "trainer/epochs"
+#: The ``callback_metrics`` entry that carries the fit loop's state; removed again by restore_fit_progress.
+FIT_LOOP_KEY = "litproj/fit_loop_state"
 
 
 class SpawnDDPStrategy(DDPStrategy):
@@ -32,13 +33,12 @@ class SpawnDDPStrategy(DDPStrategy):
     def on_train_end(self) -> None:
         super().on_train_end()
         trainer = self.lightning_module.trainer
-        trainer.callback_metrics[STEP_KEY] = torch.tensor(trainer.global_step)
-        trainer.callback_metrics[EPOCH_KEY] = torch.tensor(trainer.current_epoch)
+        metrics: dict[str, Any] = trainer.callback_metrics
+        metrics[FIT_LOOP_KEY] = trainer.fit_loop.state_dict()  # plain ints and dicts: survives weights_only loading
 
 
-def fit_progress(trainer, metrics: dict[str, float]) -> tuple[int, int]:
-    """``(global_step, epochs)``: what ddp_spawn's ranks sent back (removed from ``metrics``), else the trainer's."""
-    step, epochs = metrics.pop(STEP_KEY, None), metrics.pop(EPOCH_KEY, None)
-    if step is None or epochs is None:
-        return trainer.global_step, trainer.current_epoch
-    return int(step), int(epochs)
+def restore_fit_progress(trainer) -> None:
+    """After ``trainer.fit``: load the fit loop's state that ddp_spawn's rank 0 sent back (no-op otherwise)."""
+    state = trainer.callback_metrics.pop(FIT_LOOP_KEY, None)
+    if state is not None:
+        trainer.fit_loop.load_state_dict(state)

@@ -99,8 +99,13 @@ class OOMRecovery:
                 ckpt_path = self._prepare_retry(err) or ckpt_path
 
     def _prepare_retry(self, err: RuntimeError) -> str | None:
-        batch = batch_size_of(self.datamodule) or 0  # never 0: recovery_wanted checked the DataModule
+        batch = batch_size_of(self.datamodule)
         accumulation = self.trainer.accumulate_grad_batches
+        if batch is None:  # recovery_wanted checked it at the start; the DataModule may have changed it since
+            raise UserError(
+                f"out of memory, and {data_name(self.datamodule)} has no integer batch_size to shrink; "
+                "lower the batch size of your data by hand."
+            ) from err
         if batch <= 1:
             raise UserError(
                 f"out of memory at batch size 1 (accumulating {accumulation} batches) after "

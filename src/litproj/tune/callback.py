@@ -39,6 +39,9 @@ class TuneReportCallback(Callback):
 
     ``params`` (the sampled values) go to TensorBoard's HParams view. ``report`` and ``checkpoint_class``
     default to ``ray.tune``'s; a Ray Train worker passes ``ray.train``'s.
+
+    Args:
+        checkpoint_class: ``ray.tune.Checkpoint`` (default), ``ray.train.Checkpoint``, or ``False``: metrics only.
     """
 
     def __init__(self, metric: str, params: dict | None = None, report: Callable | None = None, checkpoint_class=None):
@@ -63,11 +66,15 @@ class TuneReportCallback(Callback):
                 logger.log_hyperparams(self.params, {self.metric: metrics[self.metric]}, step=trainer.global_step)
         from ray import tune
 
+        report = self.report or tune.report
+        if self.checkpoint_class is False:  # metrics only: no checkpoint saved
+            report(metrics)
+            return
         with tempfile.TemporaryDirectory(prefix="litproj-trial-") as folder:
             trainer.save_checkpoint(Path(folder) / CHECKPOINT_FILE)
             checkpoint_class = self.checkpoint_class or tune.Checkpoint
             checkpoint = checkpoint_class.from_directory(folder) if trainer.is_global_zero else None
-            (self.report or tune.report)(metrics, checkpoint=checkpoint)
+            report(metrics, checkpoint=checkpoint)
 
 
 def apply_hparams_to_optimizers(trainer: Trainer, pl_module: LightningModule) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from pytorch_lightning import LightningModule
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
@@ -57,6 +57,7 @@ class ImageClassifier(LightningModule):
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
         self.example_input_array = torch.zeros(2, in_channels, image_size, image_size)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         # validate_args=False: the data module checks the labels once; checking every batch syncs the GPU.
         metrics = MetricCollection(
             {
@@ -75,21 +76,22 @@ class ImageClassifier(LightningModule):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         x, y = batch
         logits = self(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=self.hparams.label_smoothing)
+        loss = self.criterion(logits, y)
         self.train_metrics.update(logits, y)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss
 
     def on_train_epoch_end(self) -> None:
-        # Logged once per epoch, not from training_step: each self.log of a metric object costs Lightning
-        # about as much as a small network's step (bench/overhead.py measured 8 % of the fit on digits).
+        # Logged here, once per epoch, not from training_step: each self.log of a metric object costs Lightning
+        # about as much as a small network's step (bench/overhead.py: 8 % of the digits fit when logged per
+        # step). Validation and test run few batches, so their steps log the metric objects directly.
         self.log_dict(self.train_metrics)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
         self.val_metrics.update(logits, y)
-        self.log("val/loss", F.cross_entropy(logits, y), sync_dist=True)
+        self.log("val/loss", self.criterion(logits, y), sync_dist=True)
         self.log_dict(self.val_metrics, prog_bar=True)
 
     def test_step(self, batch, batch_idx: int) -> None:
@@ -97,7 +99,7 @@ class ImageClassifier(LightningModule):
         logits = self(x)
         self.test_metrics.update(logits, y)
         self.test_confusion.update(logits, y)
-        self.log("test/loss", F.cross_entropy(logits, y), sync_dist=True)
+        self.log("test/loss", self.criterion(logits, y), sync_dist=True)
         self.log_dict(self.test_metrics)
 
     def on_test_epoch_end(self) -> None:

@@ -144,3 +144,11 @@ class DictOutputs(DictBatchClassifier):
 
     def predict_step(self, batch, batch_idx):
         return {"logits": self(batch["x"]), "labels": batch["y"]}
+
+
+class NanFromStep7(VectorClassifier):
+    """Its training loss turns NaN from optimizer step 7 on (as a far too high learning rate would)."""
+
+    def training_step(self, batch, batch_idx):
+        loss = super().training_step(batch, batch_idx)
+        return loss * float("nan") if self.global_step >= 7 else loss

@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.reliability.preemption import exit_on_preem
 from {{ cookiecutter.package_name }}.rundir import RUN_DIR_ENV, discard_if_empty
 from {{ cookiecutter.package_name }}.strategies import list_presets
 from {{ cookiecutter.package_name }}.strategies.plan import print_plan
+from {{ cookiecutter.package_name }}.strategies.spawn import restore_fit_progress
 from {{ cookiecutter.package_name }}.troubleshoot import explain_errors, fit, preflight
 
 
@@ -47,6 +48,7 @@ def execute(cli: LitCLI, stage: str) -> dict:
     try:
         if stage in ("fit", cli_args.FIT_THEN_TEST):
             fit(cli)  # finders before, OOM recovery around trainer.fit
+            restore_fit_progress(trainer)  # ddp_spawn: the ranks' progress, before the test and the summary
             metrics.update(_metrics(trainer))
             if stage == cli_args.FIT_THEN_TEST and _can_test(model, data):
                 best = "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None

@@ -29,6 +29,8 @@ class ImageFolderDataModule(ClassificationDataModule):
         std: per-channel normalisation std, as ``mean``.
         augment: random resized crops, flips and colour jitter on the training split.
         hflip: horizontal flips in augmentation (turn off for text, digits, or anything with a handedness).
+        val_fraction: share held out for validation when there is no ``val/`` folder.
+        test_fraction: share held out for testing when there is no ``test/`` folder.
         skip_bad_files: skip unreadable images with a warning counting them, instead of failing.
         **kwargs: loader options of :class:`ClassificationDataModule`.
     """

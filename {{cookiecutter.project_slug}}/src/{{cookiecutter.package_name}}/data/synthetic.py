@@ -17,6 +17,9 @@ class SyntheticDataModule(ClassificationDataModule):
 
     Args:
         num_samples: training images; validation and test get a tenth as many each.
+        image_size: side of the square images.
+        in_channels: image channels.
+        num_classes: number of classes.
         noise: standard deviation of the noise around each class pattern (higher is harder).
         **kwargs: loader options of :class:`ClassificationDataModule`.
     """

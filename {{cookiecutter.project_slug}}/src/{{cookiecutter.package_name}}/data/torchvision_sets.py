@@ -40,6 +40,7 @@ class TorchvisionDataModule(ClassificationDataModule):
     """A classic torchvision dataset; ``download=true`` fetches it, otherwise it must be in ``data_dir``.
 
     Args:
+        dataset: which dataset.
         data_dir: the root torchvision reads (``data_dir/MNIST/raw``, ``data_dir/cifar-10-batches-py``).
         download: fetch the files when missing (needs network access).
         val_fraction: share of the training set held out for validation.

@@ -1,22 +1,16 @@
 """How the troubleshooting kit wraps a run: checks before it, tuning and OOM recovery around ``fit``."""
 
 import inspect
-from pathlib import Path
 
-import torch
-import yaml
-from lightning_utilities.core.rank_zero import rank_zero_only
 from pytorch_lightning import Callback
 
-from {{ cookiecutter.package_name }}.errors import UserError, say
 from {{ cookiecutter.package_name }}.rundir import is_child_rank
 from {{ cookiecutter.package_name }}.troubleshoot.batch import batch_size_of
 from {{ cookiecutter.package_name }}.troubleshoot.oom import OOMRecovery, install_simulated_oom, recovery_wanted
+from {{ cookiecutter.package_name }}.troubleshoot.precision import check_precision
+from {{ cookiecutter.package_name }}.troubleshoot.saved_config import update_saved_config
 from {{ cookiecutter.package_name }}.troubleshoot.shapes import check_shapes, print_summary
 from {{ cookiecutter.package_name }}.troubleshoot.tuning import check_finders, find_batch_size, find_lr
-
-#: Lightning's short spellings of precisions, so "16" and "16-mixed" compare equal.
-_PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true", "64": "64-true"}
 
 
 class RunNotes(Callback):
@@ -56,27 +50,6 @@ def _image_hint(datamodule) -> str:
     return f" ({prefix}{'x'.join(map(str, size))} images from {type(datamodule).__name__})"
 
 
-def check_precision(requested, trainer, notes: RunNotes) -> None:
-    """Say when the precision that trains is not the one asked for; refuse bf16 on a GPU without it."""
-    asked, used = (_PRECISION_ALIASES.get(str(p), str(p)) for p in (requested or "32-true", trainer.precision))
-    device = trainer.strategy.root_device
-    if (
-        used.startswith("bf16")
-        and device.type == "cuda"
-        and not torch.cuda.is_bf16_supported(including_emulation=False)
-    ):
-        raise UserError(
-            f"--trainer.precision {asked}: {torch.cuda.get_device_name(device)} has no bfloat16 support; "
-            "use --trainer.precision 16-mixed."
-        )
-    if asked != used:
-        say(
-            f"--trainer.precision {asked} is not available on {device.type.upper()}; training uses {used} "
-            "(float16 autocast needs a CUDA GPU; bfloat16 autocast saves memory on CPUs too)."
-        )
-    notes.add("precision", summary=used if asked == used else f"{used} (asked {asked})", requested=asked, used=used)
-
-
 def preflight(cli) -> bool:
     """Checks every stage gets before it runs; returns True when nothing should run (``--summary`` printed)."""
     config, trainer, model = cli.config, cli.trainer, cli.model
@@ -102,23 +75,6 @@ def _config_key(section: str, obj, name: str) -> str | None:
         return None
     accepted = any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
     return f"{section}.init_args.{name}" if accepted else None
-
-
-@rank_zero_only
-def update_saved_config(run_dir: Path | str, changes: dict[str, object]) -> None:
-    """Set dotted keys in ``run_dir/config.yaml``, so ``--config`` on it repeats the run that finished
-    (not the one that ran out of memory) and ``test``/``predict`` from its checkpoints use a batch that fits."""
-    path = Path(run_dir) / "config.yaml"
-    if not changes or not path.is_file():
-        return
-    config = yaml.safe_load(path.read_text()) or {}
-    for dotted, value in changes.items():
-        *parents, leaf = dotted.split(".")
-        node = config
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
 def fit(cli) -> None:

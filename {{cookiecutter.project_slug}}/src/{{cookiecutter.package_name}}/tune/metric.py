@@ -44,15 +44,15 @@ class _FirstReport(Callback):
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """No output from the dry run (the search's output starts with its trials), and no run folder left behind."""
-    previous_run_dir = os.environ.get("{{ cookiecutter.package_name | upper }}_RUN_DIR")
-    logging.disable(logging.WARNING)  # Lightning's handlers hold the real stderr
+    previous_run_dir, previous_disable = os.environ.get("{{ cookiecutter.package_name | upper }}_RUN_DIR"), logging.root.manager.disable
+    logging.disable(max(previous_disable, logging.WARNING))  # Lightning's handlers hold the real stderr
     try:
         muted = io.StringIO()
         with warnings.catch_warnings(), contextlib.redirect_stdout(muted), contextlib.redirect_stderr(muted):
             warnings.simplefilter("ignore")
             yield
     finally:
-        logging.disable(logging.NOTSET)
+        logging.disable(previous_disable)  # the caller's level, not NOTSET
         os.environ.pop("{{ cookiecutter.package_name | upper }}_RUN_DIR", None)
         if previous_run_dir is not None:
             os.environ["{{ cookiecutter.package_name | upper }}_RUN_DIR"] = previous_run_dir
