@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -312,10 +313,13 @@ def main(argv: list[str] | None = None) -> None:
         "{{ cookiecutter.package_name }}": timed("{{ cookiecutter.package_name }}", {{ cookiecutter.package_name }}_fit, workload, device, runs_dir, []),
     }
     extras = {"{{ cookiecutter.package_name }} (no monitors)": NO_MONITORS, **workload.{{ cookiecutter.package_name }}_extra}
-    extras.update(tuple(v.split("=", 1)) for v in args.variant)
+    for variant in args.variant:
+        name, equals, flags = variant.partition("=")
+        if not (name and equals):
+            sys.exit(f"error: --variant '{variant}': write NAME=FLAGS, e.g. \"before=--model old.Module\".")
+        extras[name] = shlex.split(flags)
     for name, extra in extras.items():
-        flags = extra.split() if isinstance(extra, str) else extra
-        variants[name] = timed(name, {{ cookiecutter.package_name }}_fit, workload, device, runs_dir, flags)
+        variants[name] = timed(name, {{ cookiecutter.package_name }}_fit, workload, device, runs_dir, extra)
     variants["floor"] = timed("floor", floor_fit, workload, data, device)
     times = benchlib.interleave(variants, reps=reps, warmup=warmup)
     cpu = {name: values[warmup:] for name, values in cpu.items()}

@@ -81,18 +81,11 @@ class ImageClassifier(LightningModule):
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         return loss
 
-    def on_train_epoch_end(self) -> None:
-        # Logged here, once per epoch, not from training_step: each self.log of a metric object costs Lightning
-        # about as much as a small network's step (bench/overhead.py: 8 % of the digits fit when logged per
-        # step). Validation and test run few batches, so their steps log the metric objects directly.
-        self.log_dict(self.train_metrics)
-
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
         self.val_metrics.update(logits, y)
         self.log("val/loss", self.criterion(logits, y), sync_dist=True)
-        self.log_dict(self.val_metrics, prog_bar=True)
 
     def test_step(self, batch, batch_idx: int) -> None:
         x, y = batch
@@ -100,9 +93,17 @@ class ImageClassifier(LightningModule):
         self.test_metrics.update(logits, y)
         self.test_confusion.update(logits, y)
         self.log("test/loss", self.criterion(logits, y), sync_dist=True)
-        self.log_dict(self.test_metrics)
+
+    # The metric objects are updated in the steps and logged once per epoch: each self.log call costs Lightning
+    # about as much as a small network's step (bench/overhead.py: 8 % of the digits fit when logged per step).
+    def on_train_epoch_end(self) -> None:
+        self.log_dict(self.train_metrics)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics, prog_bar=True)
 
     def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics)
         matrix = self.test_confusion.compute()  # on every rank: it gathers the counts
         self.test_confusion.reset()
         if self.trainer.is_global_zero:
