@@ -32,6 +32,7 @@ def _trainer(reduces: list[int]) -> SimpleNamespace:
 def test_losses_are_checked_at_the_logging_cadence_and_the_first_bad_step_is_named():
     reduces: list[int] = []
     trainer, guard = _trainer(reduces), FiniteLossGuard()
+    guard.on_train_start(trainer, None)
     for step in range(20):
         trainer.global_step = step
         trainer.fit_loop.epoch_loop.batch_progress.current.ready = step + 1

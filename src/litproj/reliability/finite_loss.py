@@ -19,17 +19,20 @@ class FiniteLossGuard(Callback):
 
     def __init__(self) -> None:
         self.pending: list[tuple[int, int, int, torch.Tensor]] = []  # step, epoch, batch, loss
+        self.intervals: list[int] = []
 
     def on_train_start(self, trainer, pl_module) -> None:
         self.pending = []
+        # The step intervals at which someone reads the weights: the loggers, and litproj's step checkpoints.
+        steps = [getattr(callback, "every_n_steps", 0) for callback in trainer.checkpoint_callbacks]
+        self.intervals = [trainer.log_every_n_steps, *steps]
 
     def on_before_backward(self, trainer, pl_module, loss: torch.Tensor) -> None:
         batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
         self.pending.append((trainer.global_step, trainer.current_epoch, batch, loss.detach()))
 
     def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
-        intervals = [trainer.log_every_n_steps, *(getattr(c, "every_n_steps", 0) for c in trainer.checkpoint_callbacks)]
-        if any(n and (trainer.global_step + 1) % n == 0 for n in intervals):
+        if any(n and (trainer.global_step + 1) % n == 0 for n in self.intervals):
             self.check(trainer)
 
     def on_validation_start(self, trainer, pl_module) -> None:
