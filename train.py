@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """Train, test, validate or predict: ``python train.py --help``."""
 
 from litproj.cli.runner import main

@@ -15,6 +15,11 @@ import statistics
 import subprocess
 import sys
 import time
+
+try:
+    import resource  # CPU time of child processes; POSIX only
+except ImportError:  # Windows: wall time only
+    resource = None  # type: ignore[assignment]
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -31,7 +36,7 @@ def cpu_model() -> str:
     """The CPU's name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
@@ -111,7 +116,7 @@ def save_json(path: str | None, payload: dict) -> None:
     """Write the raw numbers (every repetition, the machine) for docs/benchmarks.md or a later comparison."""
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_text(json.dumps(payload, indent=2) + "\n")
+        Path(path).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         print(f"raw numbers: {path}")
 
 
@@ -140,7 +145,8 @@ def env_pairs(items: list[str]) -> dict[str, str]:
 def run_timed(script: Path, train_args: list[str], env: dict[str, str], workdir: Path) -> dict:
     """One ``python SCRIPT --runs_dir WORKDIR/runs ARGS`` process, timed from spawn to exit.
 
-    Returns total wall seconds, the phases bench/timed_train.py recorded (when ``script`` is it), test
+    Returns total wall seconds, CPU seconds (user + system of the process and its children: steadier than
+    wall time on a busy machine), the phases bench/timed_train.py recorded (when ``script`` is it), test
     accuracy, train samples and the exit code. A process that died after writing its results (the gloo
     exit crash of CPU DDP, see docs/benchmarks.md) is kept and flagged by its exit code; any other failure
     stops the benchmark.
@@ -149,16 +155,21 @@ def run_timed(script: Path, train_args: list[str], env: dict[str, str], workdir:
     env = {**os.environ, **env, "LITPROJ_BENCH_PHASES": str(phases_file)}
     command = [sys.executable, str(script), "--runs_dir", str(workdir / "runs"), *train_args]
     env["LITPROJ_BENCH_T0"] = repr(time.time())
+    before = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
     total = time.perf_counter() - start
+    cpu = None
+    if resource and before:
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     lines = done.stdout.strip().splitlines()
     if not lines or not lines[-1].startswith("results: "):
         sys.exit(f"error: {' '.join(command)} exited {done.returncode}:\n{done.stderr[-3000:]}")
-    results = json.loads(Path(lines[-1].removeprefix("results: ")).read_text())
-    row = {"total": total, "test/acc": results["metrics"].get("test/acc"), "returncode": done.returncode}
+    results = json.loads(Path(lines[-1].removeprefix("results: ")).read_text(encoding="utf-8"))
+    row = {"total": total, "cpu": cpu, "test/acc": results["metrics"].get("test/acc"), "returncode": done.returncode}
     if phases_file.is_file():
-        payload = json.loads(phases_file.read_text())
+        payload = json.loads(phases_file.read_text(encoding="utf-8"))
         marks, previous = payload["marks"], payload["t0"]
         for phase in PHASES[:-1]:
             row[phase] = marks[phase] - previous

@@ -68,7 +68,7 @@ def main() -> None:
     if out and is_rank_zero:
         MARKS["report"] = time.time()
         payload = {"t0": T0, "marks": MARKS, "metrics": results.get("metrics", {})}
-        with open(out, "w") as f:
+        with open(out, "w", encoding="utf-8") as f:
             json.dump(payload, f)
 
 

@@ -38,7 +38,7 @@ def ray_session():
 
 def space(tmp_path: Path) -> str:
     path = tmp_path / "space.yaml"
-    path.write_text(SPACE)
+    path.write_text(SPACE, encoding="utf-8")
     return str(path)
 
 
@@ -52,10 +52,10 @@ def test_search_over_a_user_modules_init_args_and_train_its_best_config(tmp_path
     # The module logs no val/acc: the search falls back to its logged validation loss, as train.py does.
     assert (result["metric"], result["mode"]) == ("val_loss", "min")
     assert "note: the model does not log val/acc; the search optimises val_loss (min)" in capsys.readouterr().err
-    trials = json.loads((Path(result["search_dir"]) / "search.json").read_text())["trials"]
+    trials = json.loads((Path(result["search_dir"]) / "search.json").read_text(encoding="utf-8"))["trials"]
     assert len(trials) == 2
     assert all(t["status"] == "TERMINATED" and t["epochs"] == 2 and t["best"] is not None for t in trials)
-    best = yaml.safe_load(Path(result["best_config"]).read_text())
+    best = yaml.safe_load(Path(result["best_config"]).read_text(encoding="utf-8"))
     assert best["model"]["class_path"] == "tests.byo.models.VectorClassifier"
     assert best["data"]["class_path"] == "tests.byo.data.DigitsVectors"
     assert best["model"]["init_args"] == {
@@ -64,12 +64,12 @@ def test_search_over_a_user_modules_init_args_and_train_its_best_config(tmp_path
     }
     assert best["model"]["init_args"]["hidden"] in (8, 16)
     assert best["checkpoint"]["monitor"] == "val_loss" and best["checkpoint"]["mode"] == "min"
-    assert "litproj.module" not in Path(result["best_config"]).read_text()
+    assert "litproj.module" not in Path(result["best_config"]).read_text(encoding="utf-8")
     rerun = train(tmp_path / "again", "fit", "--config", result["best_config"])
     assert rerun["metrics"]["val_loss"] == pytest.approx(
         next(t for t in trials if t["trial_id"] == result["best_trial"])["last"], abs=0.05
     )
-    hparams = yaml.safe_load((Path(rerun["run_dir"]) / "config.yaml").read_text())["model"]
+    hparams = yaml.safe_load((Path(rerun["run_dir"]) / "config.yaml").read_text(encoding="utf-8"))["model"]
     assert hparams == {"class_path": "tests.byo.models.VectorClassifier", "init_args": best["model"]["init_args"]}
 
 

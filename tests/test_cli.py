@@ -22,8 +22,8 @@ def test_module_from_outside_litproj_trains_through_a_config(tmp_path):
 
 def test_later_configs_and_flags_win(tmp_path):
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
-    first.write_text("trainer: {max_epochs: 5}\nmodel: {init_args: {lr: 0.1}}\n")
-    second.write_text("trainer: {max_epochs: 1}\n")
+    first.write_text("trainer: {max_epochs: 5}\nmodel: {init_args: {lr: 0.1}}\n", encoding="utf-8")
+    second.write_text("trainer: {max_epochs: 1}\n", encoding="utf-8")
     command = [sys.executable, str(ROOT / "train.py"), "--config", str(first), "--config", str(second)]
     done = subprocess.run([*command, "--model.lr", "0.01", "--print_config"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -51,10 +51,10 @@ def test_strategy_list_names_every_preset(capsys):
 
 
 def test_readme_commands_are_the_ones_ci_runs():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
     install, test = blocks[0].strip(), blocks[1].strip()
     assert install == 'pip install -e ".[dev]" && python train.py'
-    ci = (ROOT / ".ci/run").read_text().splitlines()
+    ci = (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()
     assert install in ci and test in ci
     assert readme.index(install) < 600  # the first screen

@@ -33,7 +33,7 @@ def test_limit_runs_a_whole_short_run(tmp_path):
 def test_profile_writes_its_report_in_the_run_folder(tmp_path):
     results = train(tmp_path, *_preset("profile"), "--trainer.max_epochs", "1")
     report = Path(results["run_dir"]) / "fit-profile.txt"
-    assert "training_step" in report.read_text()
+    assert "training_step" in report.read_text(encoding="utf-8")
 
 
 def test_anomaly_mode_trains(tmp_path):

@@ -149,7 +149,7 @@ def _scan() -> dict[tuple[str, str], list[int]]:
     found: dict[tuple[str, str], list[int]] = {}
     for path in sorted((SRC / "litproj").rglob("*.py")):
         relative = path.relative_to(SRC).as_posix()
-        tree = ast.parse(path.read_text(), filename=relative)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=relative)
         parts = path.relative_to(SRC).with_suffix("").parts
         module = importlib.import_module(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
         for name, line in {*_module_sites(tree), *_inherited_sites(tree, module)}:

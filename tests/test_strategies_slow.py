@@ -40,7 +40,7 @@ def reported_results(done: subprocess.CompletedProcess, cwd: Path) -> dict:
     lines = [line for line in done.stdout.splitlines() if line.startswith("results: ")]
     assert len(lines) == 1, done.stdout[-3000:]
     assert done.stdout.strip().splitlines()[-1] == lines[0]
-    results = json.loads((cwd / lines[0].removeprefix("results: ")).read_text())
+    results = json.loads((cwd / lines[0].removeprefix("results: ")).read_text(encoding="utf-8"))
     assert results.keys() >= RESULT_KEYS
     return results
 
@@ -81,7 +81,7 @@ def test_fsdp_sharded_checkpoints_load_for_test_predict_and_resume(tmp_path):
         ),
         tmp_path,
     )
-    assert len(Path(predicted["predictions"]).read_text().splitlines()) == 1 + 6
+    assert len(Path(predicted["predictions"]).read_text(encoding="utf-8").splitlines()) == 1 + 6
     # Two ranks share 7 images (the sampler pads one rank's share): still one CSV, one row per image.
     seven = write_image_folder(tmp_path / "predict7", classes=1, per_class=7, size=8)
     both_ranks = reported_results(
@@ -98,7 +98,7 @@ def test_fsdp_sharded_checkpoints_load_for_test_predict_and_resume(tmp_path):
         ),
         tmp_path,
     )
-    with open(both_ranks["predictions"], newline="") as handle:
+    with open(both_ranks["predictions"], newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted(row["file"] for row in rows) == sorted(str(p) for p in seven.rglob("*") if p.is_file())
     assert not list(Path(both_ranks["run_dir"]).glob(".predictions_rank*"))

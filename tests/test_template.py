@@ -19,7 +19,7 @@ from cookiecutter.main import cookiecutter
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = [sys.executable, str(ROOT / "tools" / "build_template.py")]
-PARTS = json.loads((ROOT / "cookiecutter.json").read_text())["_parts"]
+PARTS = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))["_parts"]
 RENAMED = {"project_name": "Mask Classifier", "package_name": "mask_clf"}
 OFF = {"include_tune": "no", "include_github_actions": "no", "license": "none"}
 
@@ -28,7 +28,7 @@ def cookiecutter_config(folder: Path) -> str:
     """A config that keeps cookiecutter's replay files and clones in ``folder``, out of the home folder."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "config.yaml"
-    config.write_text(f"cookiecutters_dir: {folder / 'templates'}\nreplay_dir: {folder / 'replay'}\n")
+    config.write_text(f"cookiecutters_dir: {folder / 'templates'}\nreplay_dir: {folder / 'replay'}\n", encoding="utf-8")
     return str(config)
 
 
@@ -122,10 +122,10 @@ def test_switched_off_parts_leave_a_coherent_project(tmp_path, exported):
 )
 def test_license_choice(tmp_path, license, first_line):
     project = render(tmp_path / "out", license=license, author="Ada Lovelace", email="ada@example.org")
-    text = (project / "LICENSE").read_text()
+    text = (project / "LICENSE").read_text(encoding="utf-8")
     assert text.strip().splitlines()[0].strip() == first_line
     assert ("Copyright (c) Ada Lovelace" in text) == (license == "BSD-3-Clause")
-    pyproject = (project / "pyproject.toml").read_text()
+    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
     assert f'\nlicense = {{ text = "{license}" }}\n' in pyproject
     assert '\nauthors = [{ name = "Ada Lovelace", email = "ada@example.org" }]\n' in pyproject
 

@@ -47,11 +47,11 @@ def test_cruft_create_check_and_update(tmp_path):
     assert cruft.check(project)
 
     readme = repo / "{{cookiecutter.project_slug}}" / "README.md"
-    readme.write_text(readme.read_text() + "\nA later template change.\n")
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nA later template change.\n", encoding="utf-8")
     commit(repo, "template change")
     assert not cruft.check(project)
     assert cruft.update(project, skip_apply_ask=True)
-    assert (project / "README.md").read_text().endswith("\nA later template change.\n")
+    assert (project / "README.md").read_text(encoding="utf-8").endswith("\nA later template change.\n")
     assert cruft.check(project)
 
 
@@ -67,7 +67,7 @@ def isolated_venv(folder: Path) -> Path:
         check=True,
     ).stdout.strip()
     shared = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    Path(purelib, "_shared_site_packages.pth").write_text("\n".join(sorted(shared)) + "\n")
+    Path(purelib, "_shared_site_packages.pth").write_text("\n".join(sorted(shared)) + "\n", encoding="utf-8")
     return python
 
 
@@ -89,6 +89,8 @@ def test_generated_project_installs_and_passes_its_own_tests(tmp_path):
     where = run(python, "-c", "import mask_clf; print(mask_clf.__file__)")
     assert Path(where.strip()).is_relative_to(project)
     stdout = run(python, "train.py")  # the README's command
-    results = json.loads(Path(project, stdout.strip().splitlines()[-1].removeprefix("results: ")).read_text())
+    results = json.loads(
+        Path(project, stdout.strip().splitlines()[-1].removeprefix("results: ")).read_text(encoding="utf-8")
+    )
     assert results["metrics"]["test/acc"] >= 0.97
     run(python, "-m", "pytest", "-q", "-m", "not slow", "-p", "no:cacheprovider", timeout=1800)

@@ -109,7 +109,12 @@ def test_validate_test_predict_produce_no_graphs(tmp_path):
 
 def test_precision_configs_and_cpu_fallback_note(tmp_path, capsys):
     for name in ("32-true", "16-mixed", "bf16-mixed"):
-        assert yaml.safe_load((config_dir() / "precision" / f"{name}.yaml").read_text())["trainer"]["precision"] == name
+        assert (
+            yaml.safe_load((config_dir() / "precision" / f"{name}.yaml").read_text(encoding="utf-8"))["trainer"][
+                "precision"
+            ]
+            == name
+        )
     results = train(
         tmp_path, "fit", "--config", str(config_dir() / "precision" / "16-mixed.yaml"), "--trainer.max_epochs", "1",
         "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",

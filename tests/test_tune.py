@@ -27,7 +27,7 @@ def fit(tmp_path: Path, *args: str, callbacks: list) -> dict:
 
 def write(tmp_path: Path, text: str) -> str:
     path = tmp_path / "space.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return str(path)
 
 

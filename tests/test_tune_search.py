@@ -37,7 +37,7 @@ def search(tmp_path: Path, *args: str) -> dict:
 
 def space(tmp_path: Path, text: str) -> str:
     path = tmp_path / "space.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return str(path)
 
 
@@ -47,7 +47,7 @@ def tune_command(flags: str, *args: str) -> list[str]:
 
 
 def trials(result: dict) -> list[dict]:
-    return json.loads((Path(result["search_dir"]) / "search.json").read_text())["trials"]
+    return json.loads((Path(result["search_dir"]) / "search.json").read_text(encoding="utf-8"))["trials"]
 
 
 def test_random_asha_stops_trials_early_and_best_yaml_reproduces_the_best_trial(tmp_path):
@@ -59,7 +59,7 @@ def test_random_asha_stops_trials_early_and_best_yaml_reproduces_the_best_trial(
     assert result["epochs_total"] < 4 * 3
     assert result["best_values"]["model.lr"] in (1.0e-2, 2.0e-2)
     assert Path(result["search_dir"]).is_relative_to(tmp_path / "runs" / "tune")
-    best = yaml.safe_load(Path(result["best_config"]).read_text())
+    best = yaml.safe_load(Path(result["best_config"]).read_text(encoding="utf-8"))
     assert best["model"]["init_args"]["lr"] == result["best_values"]["model.lr"]
     assert best["trainer"]["max_epochs"] == 3
     rerun = train(tmp_path / "again", "fit", "--config", result["best_config"])
@@ -130,7 +130,9 @@ def test_pbt_exploits_better_trials(tmp_path):
     )
     assert result["exploits"] >= 1
     assert result["states"] == {"finished": 4}
-    exploited = [p for p in Path(result["search_dir"]).glob("pbt_policy_*.txt") if p.read_text().strip()]
+    exploited = [
+        p for p in Path(result["search_dir"]).glob("pbt_policy_*.txt") if p.read_text(encoding="utf-8").strip()
+    ]
     assert exploited
 
 
@@ -191,5 +193,5 @@ def test_trial_with_two_ddp_workers_through_ray_train(tmp_path):
     result = search(tmp_path, "--search", "random", "--scheduler", "fifo", "--num_samples", "1", "--trial_workers", "2")
     assert result["states"] == {"finished": 1}
     run_dir = Path(trials(result)[0]["run_dir"])
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     assert saved["trainer"]["strategy"]["class_path"].endswith("RayDDPStrategy")

@@ -66,13 +66,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report(args, train_args: list[str], rows: dict[str, list[dict]], base_env: dict[str, str]) -> None:
-    columns = ["variant", "total s", "min–max", *[f"{p} s" for p in PHASES], "test acc"]
+    columns = ["variant", "total s", "min–max", "CPU s", *[f"{p} s" for p in PHASES], "test acc"]
     table = []
     for name, reps in rows.items():
         totals = [r["total"] for r in reps]
         phases = [f"{benchlib.median([r[p] for r in reps]):.2f}" if p in reps[0] else "" for p in PHASES]
         accuracy = min(r["test/acc"] for r in reps)
-        table.append([name, f"{benchlib.median(totals):.2f}", benchlib.spread(totals), *phases, f"{accuracy:.4f}"])
+        cpu = [r["cpu"] for r in reps if r.get("cpu") is not None]
+        cpu_cell = f"{benchlib.median(cpu):.2f}" if cpu else ""
+        table.append(
+            [name, f"{benchlib.median(totals):.2f}", benchlib.spread(totals), cpu_cell, *phases, f"{accuracy:.4f}"]
+        )
     machine = benchlib.machine()
     env = " ".join(f"{k}={v}" for k, v in base_env.items())
     caption = (
@@ -82,7 +86,11 @@ def report(args, train_args: list[str], rows: dict[str, list[dict]], base_env: d
     )
     benchlib.print_table("python train.py end to end", columns, table, caption)
     medians = {name: benchlib.median([r["total"] for r in reps]) for name, reps in rows.items()}
-    print(f"train.py / {BASELINE} = {medians['train.py (timed)'] / medians[BASELINE]:.3f}")
+    print(f"train.py / {BASELINE} = {medians['train.py (timed)'] / medians[BASELINE]:.3f} (wall)")
+    if all(r.get("cpu") is not None for reps in rows.values() for r in reps):
+        cpu = {name: benchlib.median([r["cpu"] for r in reps]) for name, reps in rows.items()}
+        ratio = cpu["train.py (timed)"] / cpu[BASELINE]
+        print(f"train.py / {BASELINE} = {ratio:.3f} (CPU time, steadier on a busy machine)")
     payload = {"settings": vars(args), "machine": machine, "runs": rows}
     benchlib.save_json(args.json, payload)
 

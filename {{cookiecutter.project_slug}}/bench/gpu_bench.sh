@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# GPU benchmarks in one go (each step is capped; the caps add up to 290 s):
+# GPU benchmarks in one go (each step is capped; the caps add up to 440 s):
 #   1. ResNet-18 (small-image stem) on synthetic CIFAR-shaped data, bf16-mixed, channels_last:
 #      raw PyTorch loop vs bare Lightning vs {{ cookiecutter.package_name }} (GPU-resident data) vs {{ cookiecutter.package_name }} (host data, pinned)
 #      vs the floor (forward+backward+step on one device-resident batch, no data loading).
 #   2. The digits CNN on the GPU: per-step framework overhead when the network is tiny.
 #   3. `python train.py` end to end on the GPU (imports included).
+#   4. --model.compile true against eager on ResNet-18: compile time and steady step time (bench/compile.py).
 # Usage:  bash bench/gpu_bench.sh [OUT_DIR]        (PYTHON=/path/to/python to choose the interpreter)
 # Tables go to stdout and OUT_DIR/*.txt, every repetition to OUT_DIR/*.json (default bench/results/gpu).
 set -euo pipefail
@@ -38,6 +39,8 @@ step overhead_resnet18 140 "$PYTHON" bench/overhead.py --workload resnet18-gpu -
 step overhead_digits 60 "$PYTHON" bench/overhead.py --workload digits-cpu --device cuda --reps 5 \
   --json "$OUT_DIR/overhead_digits_gpu.json"
 step e2e 90 "$PYTHON" bench/e2e.py --reps 3 --json "$OUT_DIR/e2e_gpu.json"
+step compile 150 "$PYTHON" bench/compile.py --backbone resnet18 --device cuda --batch_size 256 --reps 2 \
+  --json "$OUT_DIR/compile_gpu.json"
 if ((${{ '{' }}#failed[@]})); then
   echo "failed steps: ${failed[*]}" >&2
   exit 1

@@ -106,7 +106,7 @@ def main() -> None:
     trainer.fit(model, datamodule=data)
     metrics = trainer.test(model, datamodule=data, ckpt_path="best")[0]
     results = Path(logger.log_dir) / "results.json"
-    results.write_text(json.dumps({"metrics": metrics}))
+    results.write_text(json.dumps({"metrics": metrics}), encoding="utf-8")
     print(f"results: {results}")  # the line bench/benchlib.py's run_timed reads
 
 

@@ -30,7 +30,7 @@ def _search(runs_dir: Path, seed: int, epochs: int, *args: str) -> dict:
     common = ["--trainer.max_epochs", str(epochs), "--seed_everything", str(seed), "--runs_dir", str(runs_dir)]
     started = time.perf_counter()
     result = run([*args, *common])
-    trials = json.loads((Path(result["search_dir"]) / "search.json").read_text())["trials"]
+    trials = json.loads((Path(result["search_dir"]) / "search.json").read_text(encoding="utf-8"))["trials"]
     return {**result, "trial_rows": trials, "seconds": time.perf_counter() - started}
 
 
@@ -143,7 +143,8 @@ def main() -> None:
                 },
                 indent=2,
             )
-            + "\n"
+            + "\n",
+            encoding="utf-8",
         )
 
 

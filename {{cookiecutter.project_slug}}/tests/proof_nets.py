@@ -57,4 +57,6 @@ class ProofClassifier(ImageClassifier):
     def on_train_end(self) -> None:
         value = float(self.trainer.callback_metrics["proof/rank"])
         path = Path(self.trainer.default_root_dir) / f"proof_rank{self.global_rank}.json"
-        path.write_text(json.dumps({"rank": self.global_rank, "world": self.trainer.world_size, "value": value}))
+        path.write_text(
+            json.dumps({"rank": self.global_rank, "world": self.trainer.world_size, "value": value}), encoding="utf-8"
+        )

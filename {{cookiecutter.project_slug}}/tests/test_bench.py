@@ -25,7 +25,7 @@ def _bench(tmp_path, script: str, *args: str, timeout: float = 300) -> dict:
     command = [sys.executable, str(ROOT / "bench" / script), "--quick", "--json", str(out), *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(out.read_text())
+    return json.loads(out.read_text(encoding="utf-8"))
 
 
 def test_in_memory_batches_equal_per_sample_batches():
@@ -65,7 +65,7 @@ def test_digits_loader_serves_whole_batches():
     assert len(batches) == 20
     assert batches[0][0].shape == (64, 1, 8, 8) and batches[0][0].dtype == torch.float32
     assert sum(len(y) for _, y in batches) == len(data.train_set) == 1258
-    assert data._workers(in_memory=True) == 0
+    assert data._workers(in_memory=True, device=torch.device("cuda", 0)) == 0  # even on a GPU
 
 
 def test_device_residency_is_only_for_in_memory_data_on_a_gpu():

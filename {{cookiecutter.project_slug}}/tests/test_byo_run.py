@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from {{ cookiecutter.package_name }}.errors import UserError
 from tests.helpers import train, train_subprocess
@@ -44,7 +45,7 @@ def test_user_module_trains_tests_and_writes_results(tmp_path, model, extra, ste
 def test_user_datamodule_keeps_its_own_batch_size_default(tmp_path):
     # jsonargparse used to carry DigitsDataModule's batch_size=64 (a PositiveInt) into the user's class.
     results = train(tmp_path, *_byo("VectorClassifier"), "--trainer.max_epochs", "1")
-    saved = Path(results["run_dir"], "config.yaml").read_text()
+    saved = Path(results["run_dir"], "config.yaml").read_text(encoding="utf-8")
     assert "batch_size: 32" in saved and "{{ cookiecutter.package_name }}.data" not in saved and "ImageClassifier" not in saved
     assert results["global_step"] == 8
 
@@ -75,6 +76,21 @@ def test_monitor_falls_back_to_the_logged_validation_loss(tmp_path, capsys):
     assert Path(results["best_checkpoint"]).is_file()
 
 
+def test_fallen_back_monitor_state_is_restored_on_resume(tmp_path, capsys):
+    first = train(tmp_path, *_byo("VectorClassifier", "--trainer.max_epochs", "1"))
+    saved = torch.load(first["last_checkpoint"], weights_only=True)["callbacks"]
+    key = next(k for k in saved if k.startswith("LitCheckpoint"))
+    assert "val/acc" in key  # keyed by the configured monitor, not the val_loss it fell back to
+    resumed = train(tmp_path, *_byo("VectorClassifier"), "--ckpt_path", first["last_checkpoint"])
+    assert resumed["epochs"] == 2
+    # Restored, the callback knows the first run's best file: it keeps one best (top-1) across both epochs.
+    # Unrestored, it would start from scratch and leave the first run's best-epoch00.ckpt behind as a second one.
+    final = torch.load(resumed["last_checkpoint"], weights_only=True)["callbacks"][key]
+    bests = sorted(Path(resumed["last_checkpoint"]).parent.glob("best*.ckpt"))
+    assert [str(b) for b in bests] == [final["best_model_path"]]
+    assert final["monitor"] == "val_loss"
+
+
 def test_monitor_named_on_the_command_line_wins(tmp_path):
     with pytest.raises(UserError, match=r"ModelCheckpoint\(monitor='val/acc'\)` could not find the monitored key"):
         train(tmp_path, *_byo("VectorClassifier"), "--checkpoint.monitor", "val/acc")
@@ -90,7 +106,7 @@ def test_module_without_validation_or_test_trains_and_reports(tmp_path, capsys):
         "NoValidation has no test_step() and TrainOnlyVectors has no test_dataloader(): no test after training." in err
     )
     assert results["best_checkpoint"] is None and Path(results["last_checkpoint"]).is_file()
-    assert json.loads(Path(results["run_dir"], "results.json").read_text())["global_step"] == 16
+    assert json.loads(Path(results["run_dir"], "results.json").read_text(encoding="utf-8"))["global_step"] == 16
 
 
 def _rows(path: str) -> list[list[str]]:
@@ -166,7 +182,7 @@ def _results(finished, cwd: Path) -> dict:
     assert finished.returncode == 0, finished.stderr[-3000:]
     last = finished.stdout.strip().splitlines()[-1]
     assert last.startswith("results: "), finished.stdout[-2000:]
-    return json.loads((cwd / last.removeprefix("results: ")).read_text())
+    return json.loads((cwd / last.removeprefix("results: ")).read_text(encoding="utf-8"))
 
 
 TWO_CPUS = ["--trainer.devices", "2", "--trainer.accelerator", "cpu"]

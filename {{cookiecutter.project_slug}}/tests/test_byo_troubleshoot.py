@@ -28,7 +28,7 @@ EVERY_STEP += ["--memory_monitor.every_n_steps", "1"]
 
 
 def _saved_config(results: dict) -> dict:
-    return yaml.safe_load((Path(results["run_dir"]) / "config.yaml").read_text())
+    return yaml.safe_load((Path(results["run_dir"]) / "config.yaml").read_text(encoding="utf-8"))
 
 
 def _no_run_folder(tmp_path: Path) -> bool:

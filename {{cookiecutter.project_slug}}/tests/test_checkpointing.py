@@ -54,7 +54,8 @@ def test_step_checkpoints_resume_mid_epoch(tmp_path):
     last = torch.load(stopped["last_checkpoint"], weights_only=True)
     assert last["global_step"] == 25  # the newest step save: at most one interval (5 steps) lost
     assert list((tmp_path / "runs" / "default" / "version_0" / "checkpoints").glob("best-epoch00.ckpt"))
-    resumed = train(tmp_path, "fit", *TWO_EPOCHS, "--checkpoint.every_n_steps", "5", "--ckpt_path", "last")
+    # The resume starts from the run's config.yaml (max_steps 27): lift that stop to train on to two epochs.
+    resumed = train(tmp_path, "fit", *TWO_EPOCHS, "--trainer.max_steps", "-1", "--ckpt_path", "last")
     assert resumed["global_step"] == 40
     assert resumed["epochs"] == 2
 

@@ -14,7 +14,7 @@ from {{ cookiecutter.package_name }}.errors import UserError
 from tests.helpers import train, write_cifar10, write_image_folder, write_mnist
 
 FOLDER_ARGS = ["--data", "{{ cookiecutter.package_name }}.data.ImageFolderDataModule", "--data.image_size", "16", "--data.in_channels", "1"]
-FOLDER_ARGS += ["--data.augment", "false", "--data.batch_size", "32"]
+FOLDER_ARGS += ["--data.augment", "none", "--data.batch_size", "32"]
 
 
 def test_digits_split_is_deterministic_per_seed():
@@ -35,7 +35,7 @@ def test_labels_out_of_range_are_named():
 
 def test_image_folder_handles_spaces_nesting_and_upper_case(tmp_path):
     root = write_image_folder(tmp_path / "digits", classes=3, per_class=12)
-    data = ImageFolderDataModule(str(root), image_size=16, in_channels=1, augment=False)
+    data = ImageFolderDataModule(str(root), image_size=16, in_channels=1, augment="none")
     data.setup("fit")
     assert data.class_names == ["digit 0", "digit 1", "digit 2"]
     assert sum(len(s) for s in (data.train_set, data.val_set, data.test_set)) == 36
@@ -78,7 +78,7 @@ def test_empty_class_folder_is_named(tmp_path):
 
 def test_mnist_reads_the_real_on_disk_format(tmp_path):
     write_mnist(tmp_path)
-    data = TorchvisionDataModule("MNIST", data_dir=str(tmp_path), augment=False, batch_size=16)
+    data = TorchvisionDataModule("MNIST", data_dir=str(tmp_path), augment="none", batch_size=16)
     data.setup("fit")
     x, y = next(iter(data.train_dataloader()))
     assert x.shape == (16, 1, 28, 28) and y.dtype == torch.long
@@ -111,7 +111,7 @@ def test_predict_writes_a_csv_per_image(default_run, tmp_path):
     results = train(
         tmp_path, "predict", "--ckpt_path", default_run["best_checkpoint"], "--data.predict_dir", str(images)
     )
-    with open(results["predictions"]) as handle:
+    with open(results["predictions"], encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 20
     assert {"file", "predicted_class", "probability"} == set(rows[0])

@@ -49,6 +49,13 @@ CASES = [
     Case("wrong type", ["--trainer.max_epochs", "ten"], r"--trainer\.max_epochs: Expected a <class 'int'> \(got ten\)"),
     Case("batch size 0", ["--data.batch_size", "0"], r"--data\.batch_size: must satisfy v>0"),
     Case("negative num_workers", ["--data.num_workers", "-1"], r"--data\.num_workers: must satisfy v>=0"),
+    Case(
+        "unknown balance",
+        ["--data.balance", "foo"],
+        r"--data\.balance: Expected a typing\.Literal\['none', 'sampler', 'loss'\]\. Got value: foo",
+    ),
+    Case("unknown augment preset", ["--data.augment", "heavy"], r"--data\.augment: Expected a typing\.Literal\["),
+    Case("negative mixup alpha", ["--data.mixup", "-1"], r"--data\.mixup must be >= 0 \(got -1\.0\)"),
     Case("negative lr", ["--model.lr", "-0.1"], r"--model\.lr must be > 0 \(got -0\.1\)"),
     Case("negative weight decay", ["--model.weight_decay", "-1"], r"--model\.weight_decay must be >= 0"),
     Case("devices 0", ["--trainer.devices", "0"], r"--trainer\.devices must be at least 1"),
@@ -193,9 +200,9 @@ def _assert_untouched(before: dict, after: dict, trains: bool) -> None:
 def workspace(tmp_path_factory) -> Path:
     ws = tmp_path_factory.mktemp("catalogue")
     finished = train(ws, "fit", "--trainer.max_steps", "3", "--trainer.limit_val_batches", "1")
-    (ws / "broken.yaml").write_text("trainer: [unclosed\n")
-    (ws / "typo.yaml").write_text("trainer:\n  max_epoch: 3\n")
-    (ws / "notes.ckpt").write_text("not a checkpoint\n")
+    (ws / "broken.yaml").write_text("trainer: [unclosed\n", encoding="utf-8")
+    (ws / "typo.yaml").write_text("trainer:\n  max_epoch: 3\n", encoding="utf-8")
+    (ws / "notes.ckpt").write_text("not a checkpoint\n", encoding="utf-8")
     torch.save({"weights": torch.zeros(2)}, ws / "plain.ckpt")
     write_image_folder(ws / "empty_class", classes=2, per_class=3, size=8)
     (ws / "empty_class" / "digit 7").mkdir()

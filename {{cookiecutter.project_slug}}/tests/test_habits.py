@@ -14,11 +14,19 @@ import yaml
 
 from tests.helpers import ROOT
 
-GUIDES = ["own_project.md", "strategies.md", "tuning.md", "troubleshooting.md", "benchmarks.md", "errors.md"]
+GUIDES = [
+    "own_project.md",
+    "models.md",
+    "strategies.md",
+    "tuning.md",
+    "troubleshooting.md",
+    "benchmarks.md",
+    "errors.md",
+]
 
 
 def test_pre_commit_hooks_are_local_and_their_tools_installed():
-    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
     hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
     assert {repo["repo"] for repo in config["repos"]} == {"local"}  # nothing to clone
     assert {"ruff-check", "ruff-format", "codespell", "check-yaml", "check-toml", "end-of-file-fixer"} <= {
@@ -39,7 +47,7 @@ def test_mypy_is_clean_on_src():
 
 
 def test_docs_index_links_every_guide():
-    index = (ROOT / "docs" / "README.md").read_text()
+    index = (ROOT / "docs" / "README.md").read_text(encoding="utf-8")
     links = re.findall(r"\]\(([^)#]+)\)", index)
     written = {p.name for p in (ROOT / "docs").glob("*.md") if p.name != "README.md"}
     assert written <= set(GUIDES), f"guides missing from docs/README.md: {written - set(GUIDES)}"

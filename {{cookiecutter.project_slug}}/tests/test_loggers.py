@@ -32,7 +32,7 @@ def test_csv_config_adds_metrics_csv_next_to_tensorboard(tmp_path):
     assert Path(results["trackers"]["csv"]) == run_dir / "metrics.csv"
     assert Path(results["trackers"]["tensorboard"]) == run_dir
     assert list(run_dir.glob("events.out.tfevents.*"))
-    rows = list(csv.DictReader((run_dir / "metrics.csv").open()))
+    rows = list(csv.DictReader((run_dir / "metrics.csv").open(encoding="utf-8")))
     logged_test_acc = [float(row["test/acc"]) for row in rows if row.get("test/acc")]
     assert logged_test_acc == [pytest.approx(results["metrics"]["test/acc"])]
     assert any(row.get("val/acc") for row in rows)

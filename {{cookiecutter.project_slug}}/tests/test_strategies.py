@@ -77,7 +77,7 @@ def assert_same_weights(actual: dict, expected: dict, tolerance: float = 1e-5) -
 
 def synced_rank_values(run_dir: str) -> dict[int, dict]:
     """What each rank saw as ``proof/rank`` after training (written by ProofClassifier on every rank)."""
-    return {int(p.stem[-1]): json.loads(p.read_text()) for p in Path(run_dir).glob("proof_rank*.json")}
+    return {int(p.stem[-1]): json.loads(p.read_text(encoding="utf-8")) for p in Path(run_dir).glob("proof_rank*.json")}
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +329,7 @@ def test_launched_strategy_equals_one_process_with_double_batch(tmp_path, one_pr
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("results: ")]
     assert len(lines) == 1 and done.stdout.strip().splitlines()[-1] == lines[0]  # only rank 0 reports
-    results = json.loads((tmp_path / lines[0].removeprefix("results: ")).read_text())
+    results = json.loads((tmp_path / lines[0].removeprefix("results: ")).read_text(encoding="utf-8"))
     assert results["stage"] == "fit+test" and "test/acc" in results["metrics"]  # tested from the best checkpoint
     last = Path(results["last_checkpoint"])
     if preset == "fsdp":

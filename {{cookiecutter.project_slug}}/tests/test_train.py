@@ -18,7 +18,7 @@ def test_default_run_reaches_accuracy(default_run):
 
 def test_results_json_matches_returned_results(default_run):
     run_dir = Path(default_run["run_dir"])
-    saved = json.loads((run_dir / "results.json").read_text())
+    saved = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     assert saved == default_run
     for key in ("metrics", "best_checkpoint", "last_checkpoint", "run_dir", "global_step", "epochs"):
         assert key in saved
@@ -90,4 +90,4 @@ def test_command_line_prints_results_line_last(tmp_path):
     assert last_line.startswith("results: ")
     path = Path(last_line.removeprefix("results: "))
     path = path if path.is_absolute() else tmp_path / path
-    assert json.loads(path.read_text())["epochs"] == 1
+    assert json.loads(path.read_text(encoding="utf-8"))["epochs"] == 1

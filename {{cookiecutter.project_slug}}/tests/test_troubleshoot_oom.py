@@ -31,8 +31,8 @@ def test_simulated_oom_recovers_with_same_effective_batch(tmp_path, capsys):
     assert (recovery["final_batch_size"], recovery["final_accumulate_grad_batches"]) == (64, 4)
     assert results["global_step"] == 2  # 8 batches of 64, one optimizer step per 4: effective batch 256
     run_dir = Path(results["run_dir"])
-    assert json.loads((run_dir / "results.json").read_text())["oom_recovery"] == recovery
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["oom_recovery"] == recovery
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     assert saved["data"]["init_args"]["batch_size"] == 64
     assert saved["trainer"]["accumulate_grad_batches"] == 4
 
@@ -91,7 +91,7 @@ def test_batch_size_and_lr_finders(tmp_path, monkeypatch):
     assert (run_dir / "lr_find.png").stat().st_size > 5000
     lr = results["lr_finder"]["lr"]
     assert 1e-6 < lr < 1
-    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
     assert saved["data"]["init_args"]["batch_size"] == 64
     assert saved["model"]["init_args"]["lr"] == pytest.approx(lr)
     assert saved["find_batch_size"] is None and saved["find_lr"] is False

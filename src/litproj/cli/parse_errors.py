@@ -93,7 +93,7 @@ def _config_files(args: list[str]) -> list[Path]:
 def _syntax_error(args: list[str]) -> str | None:
     for path in _config_files(args):
         try:
-            yaml.safe_load(path.read_text())
+            yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
@@ -105,7 +105,7 @@ def _syntax_error(args: list[str]) -> str | None:
 def _file_with_key(args: list[str], group: str, option: str) -> Path | None:
     for path in reversed(_config_files(args)):
         try:
-            node = yaml.safe_load(path.read_text())
+            node = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError:
             continue
         for key in group.split("."):

@@ -41,6 +41,7 @@ class DigitsDataModule(ClassificationDataModule):
     image_size = 8
     in_channels = 1
     class_names = [str(d) for d in range(10)]
+    hflip = False  # a mirrored 2 is not a 2
 
     def __init__(self, val_fraction: float = 0.15, test_fraction: float = 0.15, **kwargs):
         super().__init__(**kwargs)
@@ -54,4 +55,9 @@ class DigitsDataModule(ClassificationDataModule):
         self.check_labels(labels, "digits")
         train_fraction = 1.0 - self.val_fraction - self.test_fraction
         parts = self.split(range(len(labels)), (train_fraction, self.val_fraction, self.test_fraction))
-        return tuple(InMemoryDataset(images[list(part)], labels[list(part)]) for part in parts)
+        train, val, test = (list(part) for part in parts)
+        return (  # augmentation on the training split only
+            InMemoryDataset(images[train], labels[train], transform=self.augmentation()),
+            InMemoryDataset(images[val], labels[val]),
+            InMemoryDataset(images[test], labels[test]),
+        )

@@ -7,25 +7,28 @@ from __future__ import annotations
 
 import pickle
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import torch
 from pytorch_lightning import LightningModule
 
 from litproj.errors import UserError
 
+#: How torch's ``weights_only`` unpickler names a refused global (allowed module, or a blocked one such as posix).
+UNSAFE = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)")
 
-def load_checkpoint(path: Path, trust: bool = False) -> dict:
-    """Load ``path`` on the CPU (memory-mapped where possible), refusing code-running pickles unless ``trust``."""
+
+def _torch_load(path: Path, trust: bool) -> object:
+    """``torch.load`` on the CPU (memory-mapped where possible), refusing code-running pickles unless ``trust``."""
     try:
         try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=not trust, mmap=True)
+            return torch.load(path, map_location="cpu", weights_only=not trust, mmap=True)
         except RuntimeError as err:  # files in torch's legacy (non-zip) format cannot be memory-mapped
             if "mmap" not in str(err):
                 raise
-            checkpoint = torch.load(path, map_location="cpu", weights_only=not trust)
+            return torch.load(path, map_location="cpu", weights_only=not trust)
     except Exception as err:  # torch raises many types for files that are not checkpoints
-        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        unsafe = UNSAFE.search(str(err))
         if not trust and unsafe and isinstance(err, pickle.UnpicklingError):
             raise UserError(
                 f"--ckpt_path: refusing to load '{path}': unpickling it would call {unsafe.group(1)}, which can run "
@@ -33,9 +36,59 @@ def load_checkpoint(path: Path, trust: bool = False) -> dict:
             ) from err
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"--ckpt_path: '{path}' is not a PyTorch checkpoint ({reason[:160]}).") from err
+
+
+def load_checkpoint(path: Path, trust: bool = False) -> dict:
+    """Load ``path`` on the CPU, refusing code-running pickles unless ``trust``; it must hold a ``state_dict``."""
+    checkpoint = _torch_load(path, trust)
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise UserError(f"--ckpt_path: '{path}' is not a Lightning checkpoint (it has no 'state_dict').")
     return checkpoint
+
+
+class _MetadataUnpickler(pickle.Unpickler):
+    """Unpickles torch.distributed.checkpoint's ``.metadata`` (plain ``pickle``, which ``weights_only`` does not
+    cover): its own record classes, torch sizes, dtypes and layouts, paths; any other global is refused."""
+
+    RECORDS = ("torch.distributed.checkpoint.metadata", "torch.distributed.checkpoint.filesystem")
+    OTHERS = {("torch", "Size"), ("torch.serialization", "_get_layout"), ("collections", "OrderedDict")}
+
+    def find_class(self, module: str, name: str):
+        found = super().find_class(module, name) if module.startswith(("torch", "pathlib", "collections")) else None
+        allowed = (
+            (module in self.RECORDS and isinstance(found, type) and found.__module__ == module)
+            or (module, name) in self.OTHERS
+            or (module == "torch" and isinstance(found, (torch.dtype, torch.layout, torch.memory_format)))
+            or (module == "pathlib" and isinstance(found, type) and issubclass(found, PurePath))
+        )
+        if not allowed:
+            raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {module}.{name}")
+        return found
+
+
+def verify_sharded(folder: Path, trust: bool = False) -> None:
+    """Refuse a sharded (FSDP) checkpoint folder that is not one, or whose pickles would run code unless ``trust``:
+    torch's reader unpickles ``.metadata`` with plain ``pickle``; Lightning's ``meta.pt`` is checked like a file."""
+    index, meta = folder / ".metadata", folder / "meta.pt"  # torch's index of the shards; Lightning's loop state
+    if not index.is_file() or not meta.is_file():
+        raise UserError(
+            f"--ckpt_path: folder '{folder}' is not a sharded checkpoint (it needs .metadata and meta.pt); "
+            "pass a checkpoint file or a last.ckpt folder saved by --strategy fsdp."
+        )
+    if trust:
+        return
+    try:
+        with index.open("rb") as handle:
+            _MetadataUnpickler(handle).load()
+    except Exception as err:
+        unsafe = UNSAFE.search(str(err))
+        if unsafe:
+            raise UserError(
+                f"--ckpt_path: refusing to load '{folder}': unpickling its .metadata would call {unsafe.group(1)}, "
+                "which can run code. If you trust its source, pass --trust_checkpoint true."
+            ) from err
+        raise UserError(f"--ckpt_path: '{index}' is not a sharded checkpoint index ({str(err)[:160]}).") from err
+    _torch_load(meta, trust)
 
 
 def mismatch(model: LightningModule, state_dict: dict) -> str | None:
@@ -61,8 +114,10 @@ def verify_checkpoint(
 ) -> None:
     """Raise :class:`UserError` unless ``path`` is a loadable checkpoint whose weights fit ``model``. Weights
     built (or FSDP-sharded) in ``configure_model`` are left to Lightning's strict load; model_split's are checked."""
-    if path is None or Path(path).is_dir():
+    if path is None:
         return
+    if Path(path).is_dir():  # sharded: weights are checked by Lightning's strict load into the sharded model
+        return verify_sharded(Path(path), trust)
     checkpoint = load_checkpoint(Path(path), trust)
     from litproj.strategies import FullyShardedStrategy  # here: reliability does not import strategies at import time
 

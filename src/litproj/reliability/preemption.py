@@ -3,6 +3,10 @@
 Lightning turns SIGTERM into ``SIGTERMException`` at the next batch boundary on every rank, but saves nothing
 outside SLURM's auto-requeue and exits with status 0, as if training had finished. ``LitCheckpoint`` saves
 ``last.ckpt`` on that exception; this exits with 143 (128 + SIGTERM, what schedulers expect) and says how to resume.
+
+Under DDP and FSDP Lightning's handler runs a broadcast inside the signal handler, wherever the rank happens to be;
+with 2 gloo ranks that collective pairs with another one and the job hangs (seen on pytorch-lightning 2.6.6).
+:class:`StopTogether` takes over SIGTERM during training so every rank stops after the same step.
 """
 
 from __future__ import annotations
@@ -10,8 +14,12 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 
+import torch
+import torch.distributed as dist
+from pytorch_lightning import Callback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 
@@ -26,3 +34,47 @@ def exit_on_preemption() -> Iterator[None]:
             flush=True,
         )
         raise SystemExit(128 + signal.SIGTERM) from None
+
+
+class StopTogether(Callback):
+    """With several ranks, SIGTERM on any of them stops all of them after the same optimizer step.
+
+    From the first training batch the signal only sets a flag (no collective in a signal handler); after every
+    batch the ranks sum their flags (one tiny all-reduce, as Lightning's own per-step SIGTERM broadcast) and all
+    raise Lightning's ``SIGTERMException`` together, so ``LitCheckpoint`` saves ``last.ckpt`` from rank 0 at one step.
+    One process keeps Lightning's handler, which is safe there.
+    """
+
+    def __init__(self) -> None:
+        self.signalled = False
+        self.previous: object = None
+        self.installed = False
+
+    def _record(self, signum: int, frame: object) -> None:
+        self.signalled = True
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        distributed = dist.is_available() and dist.is_initialized() and trainer.world_size > 1
+        if distributed and threading.current_thread() is threading.main_thread():
+            self.signalled = False
+            self.previous = signal.signal(signal.SIGTERM, self._record)
+            self.installed = True
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not self.installed:
+            return
+        flag = torch.tensor([int(self.signalled)], device=trainer.strategy.root_device)
+        dist.all_reduce(flag)
+        if flag.item():
+            raise SIGTERMException
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._restore()
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self.installed:
+            signal.signal(signal.SIGTERM, self.previous)  # type: ignore[arg-type]
+            self.installed = False

@@ -12,6 +12,8 @@ import dataclasses
 import functools
 import types
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import torch
 from lightning_fabric.plugins.collectives.torch_collective import default_pg_timeout
@@ -22,6 +24,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from litproj.errors import UserError
+from litproj.reliability.checkpointing import replace_folder, staging_path
 
 WrapPolicy = int | str | list[str]  # int first: jsonargparse would keep "1000" a str
 
@@ -63,11 +66,26 @@ class FullyShardedStrategy(ModelParallelStrategy):
         self.param_dtype = _dtype(param_dtype)
         self.activation_checkpointing = activation_checkpointing
         self.reshard_after_forward = reshard_after_forward
+        self.save_distributed_checkpoint = save_distributed_checkpoint
 
     def setup_environment(self) -> None:
         # The process count is known only now; the public data_parallel_size needs it at construction.
         self._data_parallel_size = self.num_nodes * self.num_processes
         super().setup_environment()
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], filepath, storage_options: Any | None = None) -> None:
+        """A sharded save goes to a fresh folder beside ``filepath`` (every rank its shard), renamed over the old one
+        by rank 0 once all have written: a kill mid-save leaves the previous checkpoint whole (Lightning writes the
+        shards into the existing folder). Single-file saves stay Lightning's."""
+        if not self.save_distributed_checkpoint or storage_options is not None:
+            return super().save_checkpoint(checkpoint, filepath, storage_options)
+        path = Path(self.broadcast(str(filepath)))
+        staged = Path(self.broadcast(str(staging_path(path))))  # rank 0's name, so every rank writes one folder
+        super().save_checkpoint(checkpoint, staged)
+        self.barrier("sharded checkpoint written")
+        if self.is_global_zero:
+            replace_folder(staged, path)
+        self.barrier("sharded checkpoint renamed")
 
     def connect(self, model: LightningModule) -> None:
         super().connect(model)

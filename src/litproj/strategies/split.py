@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 
 import torch
+from pytorch_lightning.accelerators import CUDAAccelerator, MPSAccelerator
 from pytorch_lightning.strategies import SingleDeviceStrategy
 from torch import nn
 
@@ -70,6 +71,24 @@ class Pipeline:
                 if 0 <= clock - s < len(chunks):  # the wavefront: stage s works on micro-batch clock - s
                     chunks[clock - s] = stage(chunks[clock - s].to(device, non_blocking=True))
         return torch.cat([chunk.to(x.device) for chunk in chunks])
+
+
+def check_stage_device(device: str) -> str:
+    """``device`` if this machine has it; else one line saying it cannot (before anything is placed)."""
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise UserError(f"--trainer.strategy.devices: '{device}' is not a device; use cpu, cuda:N or mps.") from None
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(
+            f"--trainer.strategy.devices: {device}: this machine has no Apple MPS device; use cpu or cuda:N."
+        )
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        raise UserError(
+            f"--trainer.strategy.devices: {device}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+            "list the ones it has (cuda:0, ...) or cpu."
+        )
+    return device
 
 
 def _move_unplaced(module: nn.Module, placed: set[int], device: torch.device) -> None:
@@ -132,11 +151,15 @@ class ModelSplitStrategy(SingleDeviceStrategy):
         self._first_stage: torch.device | None = None
 
     def stage_devices(self) -> list[str]:
+        """Where the stages go: the listed devices, else the accelerator's (several GPUs in turn; Apple's one
+        ``mps`` device holds every stage; the CPU otherwise)."""
         if self.devices:
             return self.devices
         count = len(self.stages) if self.stages else 2
-        if type(self.accelerator).__name__ == "CUDAAccelerator":  # cuda:0, cuda:1 (cuda:0 twice on one GPU)
+        if isinstance(self.accelerator, CUDAAccelerator):  # cuda:0, cuda:1 (cuda:0 twice on one GPU)
             return [f"cuda:{i % max(1, torch.cuda.device_count())}" for i in range(count)]
+        if isinstance(self.accelerator, MPSAccelerator):
+            return ["mps"] * count
         return ["cpu"] * count
 
     def connect(self, model) -> None:
@@ -144,7 +167,8 @@ class ModelSplitStrategy(SingleDeviceStrategy):
         if self._chain is None or self._chain.owner is not model:
             # Before Lightning's setup hooks write anything: a module that cannot be split leaves no run behind.
             self._chain = find_chain(model, self.stages)
-            self.pipeline = Pipeline.from_pieces(self._chain.pieces, self.stage_devices(), self.micro_batches)
+            devices = [check_stage_device(device) for device in self.stage_devices()]  # --plan may list others
+            self.pipeline = Pipeline.from_pieces(self._chain.pieces, devices, self.micro_batches)
         self._first_stage = torch.device(self.stage_devices()[0])
 
     @property

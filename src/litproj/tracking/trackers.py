@@ -3,12 +3,16 @@ HParams view, and where each logger put the run (results.json ``trackers``), W&B
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from lightning_utilities.core.rank_zero import rank_zero_only
 from pytorch_lightning import Callback, Trainer
 from pytorch_lightning.loggers import CSVLogger, Logger, MLFlowLogger, TensorBoardLogger, WandbLogger
+
+from litproj.rundir import saved_callback_states
+from litproj.tracking.provenance import provenance_hparams
 
 
 def _scalars(metrics: dict, prefix: str) -> dict[str, float]:
@@ -34,6 +38,7 @@ class FinalMetricsToHParams(Callback):
                 data=type(trainer.datamodule).__name__, batch_size=getattr(trainer.datamodule, "batch_size", None)
             )
         params["max_epochs"] = trainer.max_epochs
+        params.update(provenance_hparams(trainer))  # git commit and dirty flag beside the run's settings
         flat = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in params.items()}
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
@@ -71,15 +76,56 @@ def describe(logger: Logger) -> dict:
     return {type(logger).__name__: getattr(logger, "log_dir", None) or logger.save_dir}
 
 
+#: The run folder's record of its tracker runs, read back when a fit resumes there (one tracker run per training).
+RECORD = "trackers.json"
+
+
+def run_ids(trainer: Trainer) -> dict:
+    """The ids that reopen this training's tracker runs (W&B run id, MLflow run id and store), on rank 0."""
+    ids: dict = {}
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            ids["wandb"] = {"id": logger.experiment.id}
+        elif isinstance(logger, MLFlowLogger):
+            ids["mlflow"] = {"run_id": logger.run_id, "tracking_uri": logger.experiment.tracking_uri}
+    return ids
+
+
+def recorded_runs(run_dir: Path, checkpoint: str | None = None) -> dict:
+    """The tracker runs recorded for ``run_dir`` (its trackers.json), else inside ``checkpoint``; ``{}`` if none."""
+    try:
+        recorded = json.loads((run_dir / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = None
+    if not isinstance(recorded, dict) and checkpoint is not None:
+        recorded = saved_callback_states(Path(checkpoint)).get(TrackerRuns.__qualname__)
+    return recorded if isinstance(recorded, dict) else {}
+
+
 class TrackerRuns(Callback):
     """Adds ``trackers`` to results.json, so tests, tune and people find each logger's record without guessing;
-    the report is taken once, when the run is over, so it is also where W&B runs end."""
+    the report is taken once, when the run is over, so it is also where W&B runs end.
+
+    When a fit starts it records the tracker runs' ids in the run folder (trackers.json) and in every checkpoint,
+    so a resumed fit (``--ckpt_path``, after ``kill -9`` or a requeue) continues the same runs."""
 
     def __init__(self) -> None:
         self._trainer: Trainer | None = None
+        self._ids: dict = {}
 
     def setup(self, trainer: Trainer, pl_module, stage: str) -> None:
         self._trainer = trainer
+
+    def on_fit_start(self, trainer: Trainer, pl_module) -> None:
+        if not trainer.is_global_zero:  # other ranks hold no tracker runs
+            return
+        self._ids = run_ids(trainer)
+        if self._ids:  # written before the first step: a run killed at any later point can be continued
+            record = Path(trainer.default_root_dir) / RECORD
+            record.write_text(json.dumps(self._ids, indent=2) + "\n", encoding="utf-8")
+
+    def state_dict(self) -> dict:
+        return dict(self._ids)
 
     def litproj_report(self) -> dict:
         if self._trainer is None or not self._trainer.is_global_zero:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
+from pytorch_lightning import Trainer
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from litproj.errors import UserError, say
 
@@ -13,6 +19,53 @@ if TYPE_CHECKING:
 
 #: Lightning's short spellings of precisions, so "16" and "16-mixed" compare equal.
 _PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true", "64": "64-true"}
+#: The precisions a user picks from (configs/precision/), in the order worth trying.
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
+
+
+def refused_by_lightning(strategy, precision: str, accelerator: str = "cpu", devices=1) -> str | None:
+    """Lightning's reason for refusing ``precision`` with ``strategy`` (a name or a fresh instance), or ``None``.
+
+    Asked by building a Trainer (cheap: nothing is launched), so the answer is Lightning's own and follows
+    its upgrades; a list of our own would go stale.
+    """
+    quiet = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
+    levels = [logger.level for logger in quiet]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for logger in quiet:
+                logger.setLevel(logging.ERROR)
+            Trainer(
+                strategy=strategy, precision=precision, accelerator=accelerator, devices=devices, logger=False,
+                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+            )  # fmt: skip
+    except (ValueError, MisconfigurationException) as err:
+        return str(err)
+    finally:
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
+    return None
+
+
+def strategy_precision_error(trainer_config: dict, err: Exception) -> UserError | None:
+    """Lightning's refusal of the precision for this strategy, as one line naming both and the precisions
+    that work (``None`` when ``err`` is about something else)."""
+    precision, strategy = trainer_config.get("precision"), trainer_config.get("strategy")
+    if precision is None or "precision" not in str(err) or isinstance(strategy, str):
+        return None
+    name = type(strategy).__name__
+    refused = precisions_refused(lambda: copy.deepcopy(strategy))  # a Trainer binds its strategy: a copy each
+    works = [p for p in PRECISIONS if p not in refused]
+    return UserError(
+        f"--trainer.precision {precision}: {name} does not support it (Lightning refuses the pair before training); "
+        f"use one of {', '.join(works)}."
+    )
+
+
+def precisions_refused(make_strategy: Callable[[], object]) -> list[str]:
+    """The :data:`PRECISIONS` Lightning refuses with the strategy ``make_strategy()`` builds (fresh each time)."""
+    return [p for p in PRECISIONS if refused_by_lightning(make_strategy(), p) is not None]
 
 
 def check_precision(requested, trainer, notes: RunNotes) -> None:

@@ -11,10 +11,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from litproj.errors import UserError
+from litproj.tune.mutations import KeepTrialOptimizerSettings
 
 CHECKPOINT_FILE = "checkpoint.ckpt"
 #: The words every missing-metric error carries (a search ends at the first trial that fails with them).
@@ -34,8 +35,11 @@ def not_logged_message(metric: str, logged) -> str:
     )
 
 
-class TuneReportCallback(Callback):
+class TuneReportCallback(KeepTrialOptimizerSettings):
     """Report the validation metrics to Ray at every validation end, with a checkpoint of the trial.
+
+    Restored from another trial's checkpoint (a PBT exploit), the trial trains with its own optimizer
+    settings, not the donor's (:class:`~litproj.tune.mutations.KeepTrialOptimizerSettings`).
 
     ``params`` (the sampled values) go to TensorBoard's HParams view. ``report`` and ``checkpoint_class``
     default to ``ray.tune``'s; a Ray Train worker passes ``ray.train``'s.
@@ -45,14 +49,11 @@ class TuneReportCallback(Callback):
     """
 
     def __init__(self, metric: str, params: dict | None = None, report: Callable | None = None, checkpoint_class=None):
+        super().__init__()
         self.metric = metric
         self.params = {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in (params or {}).items()}
         self.report = report
         self.checkpoint_class = checkpoint_class
-
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if trainer.ckpt_path:
-            apply_hparams_to_optimizers(trainer, pl_module)
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
@@ -75,24 +76,3 @@ class TuneReportCallback(Callback):
             checkpoint_class = self.checkpoint_class or tune.Checkpoint
             checkpoint = checkpoint_class.from_directory(folder) if trainer.is_global_zero else None
             report(metrics, checkpoint=checkpoint)
-
-
-def apply_hparams_to_optimizers(trainer: Trainer, pl_module: LightningModule) -> None:
-    """After a restore, the trial's own ``lr``/``weight_decay`` win over the ones saved in the optimizer.
-
-    PBT restarts a trial from a better trial's checkpoint with perturbed values; the restored optimizer
-    and LR-scheduler state still carry the donor's values, so without this the perturbation of the
-    learning rate would have no effect. The schedule's progress is kept: only its base value changes.
-    """
-    hparams = pl_module.hparams
-    for config in trainer.lr_scheduler_configs:
-        if "lr" in hparams and hasattr(config.scheduler, "base_lrs"):
-            config.scheduler.base_lrs = [float(hparams.lr)] * len(config.scheduler.base_lrs)
-    for optimizer in trainer.optimizers:
-        for group in optimizer.param_groups:
-            if "lr" in hparams:
-                start = group.get("initial_lr", group["lr"])
-                group["lr"] = group["lr"] * float(hparams.lr) / start if start else float(hparams.lr)
-                group["initial_lr"] = float(hparams.lr)
-            if "weight_decay" in hparams and "weight_decay" in group:
-                group["weight_decay"] = float(hparams.weight_decay)

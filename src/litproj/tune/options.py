@@ -40,6 +40,9 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--metric", type=str | None, default=None, help="Metric to optimise (checkpoint.monitor).")
     parser.add_argument("--mode", type=str | None, default=None, help="min or max (default checkpoint.mode).")
     parser.add_argument("--resume", type=str | None, default=None, help="Continue the search in this folder.")
+    parser.add_argument(
+        "--around", type=str | None, default=None, help="A search's best.yaml: search a finer space around it."
+    )
     parser.add_argument("--address", type=str | None, default=None, help="Ray cluster address ('auto').")
     parser.add_argument("--storage", type=str | None, default=None, help="Shared folder for searches (runs/tune).")
     return parser

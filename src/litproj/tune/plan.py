@@ -45,7 +45,7 @@ class Plan:
     @property
     def train_args(self) -> list[str]:
         """The user's train.py overrides, with the checkpoint kept by the search's metric (trials, best.yaml)."""
-        return [*self.options.train_args, "--checkpoint.monitor", self.metric, "--checkpoint.mode", self.mode]
+        return [*user_train_args(self.options), "--checkpoint.monitor", self.metric, "--checkpoint.mode", self.mode]
 
     @property
     def enumerates_grid(self) -> bool:
@@ -73,15 +73,48 @@ def parse_resources(text: str) -> dict[str, float]:
     return resources
 
 
+def user_train_args(options: Namespace) -> list[str]:
+    """The train.py overrides; a finer search (``--around best.yaml``) starts every trial from that config."""
+    around = getattr(options, "around", None)
+    return ["--config", str(around), *options.train_args] if around else list(options.train_args)
+
+
+def around_space(options: Namespace, grid: bool) -> dict:
+    """The space of the search that wrote ``--around``'s best.yaml, narrowed around its best values."""
+    folder = Path(str(options.around)).parent
+    if not (
+        Path(str(options.around)).is_file() and (folder / "search.json").is_file() and (folder / OPTIONS_FILE).is_file()
+    ):
+        raise UserError(
+            f"--around: '{options.around}' is not the best.yaml of a finished search (no search.json and "
+            f"{OPTIONS_FILE} beside it); pass runs/tune/NAME/version_N/best.yaml."
+        )
+    if options.space:
+        raise UserError("--around narrows the space of the search it refines; drop --space.")
+    coarse = json.loads((folder / OPTIONS_FILE).read_text(encoding="utf-8"))
+    scheduler = resolve_scheduler(coarse.get("scheduler"), coarse["search"])
+    path = coarse.get("space") or spaces.default_space_path(coarse["search"], scheduler)
+    best = json.loads((folder / "search.json").read_text(encoding="utf-8"))["best_values"]
+    if coarse.get("around"):  # that search refined another: narrow its own space further
+        space = around_space(Namespace(around=coarse["around"], space=None), grid=coarse["search"] == "grid")
+    else:
+        space = spaces.load_space(path)
+    return spaces.around(space, best, grid)
+
+
 def make_plan(options: Namespace) -> Plan:
     """Check the whole command line; nothing is written and Ray is not started."""
     check_searcher(options.search)
     scheduler = resolve_scheduler(options.scheduler, options.search)  # impossible pairs first, then packages
     check_searcher_packages(options.search)
-    space_path = Path(options.space) if options.space else spaces.default_space_path(options.search, scheduler)
-    space = spaces.load_space(space_path)
+    if getattr(options, "around", None):
+        space_path, space = Path(options.around), around_space(options, grid=options.search == "grid")
+    else:
+        space_path = Path(options.space) if options.space else spaces.default_space_path(options.search, scheduler)
+        space = spaces.load_space(space_path)
     examples = spaces.example_values(space)
-    cli = check_train_args(options.train_args, examples, space_path)
+    train_args = user_train_args(options)
+    cli = check_train_args(train_args, examples, space_path)
     config = cli.config
     max_epochs = config.trainer.max_epochs
     if max_epochs is None or max_epochs < 1:
@@ -92,7 +125,7 @@ def make_plan(options: Namespace) -> Plan:
         num_samples = 1
     resources = parse_resources(options.trial_resources)
     # Last, as the only slow check: a one-batch dry run shows which metrics a trial will report.
-    logged = logged_metrics(options.train_args, examples[0] if examples else {})
+    logged = logged_metrics(train_args, examples[0] if examples else {})
     default_monitor = cli.parser.get_default("checkpoint.monitor")
     metric, mode = choose_metric(options.metric, options.mode, config.checkpoint, default_monitor, logged)
     if metric != (options.metric or config.checkpoint.monitor):
@@ -120,7 +153,7 @@ def new_search_dir(plan: Plan) -> Path:
     """``<runs_dir>/tune/<name>/version_<n>`` (or under ``--storage``), named by ``--name`` or the method."""
     root = Path(plan.options.storage) if plan.options.storage else Path(plan.runs_dir) / "tune"
     search_dir = new_run_dir(root.resolve(), plan.name or f"{plan.options.search}_{plan.scheduler}")
-    (search_dir / OPTIONS_FILE).write_text(json.dumps(plan.options.as_dict(), indent=2) + "\n")
+    (search_dir / OPTIONS_FILE).write_text(json.dumps(plan.options.as_dict(), indent=2) + "\n", encoding="utf-8")
     return search_dir
 
 
@@ -131,7 +164,7 @@ def resume_options(options: Namespace, given: list[str]) -> Namespace:
         raise UserError(
             f"--resume: '{folder}' is not a search folder (no {OPTIONS_FILE}); pass runs/tune/NAME/version_N."
         )
-    saved = Namespace(**json.loads((folder / OPTIONS_FILE).read_text()))
+    saved = Namespace(**json.loads((folder / OPTIONS_FILE).read_text(encoding="utf-8")))
     changeable = ("address", "max_concurrent", "max_failures")
     flags = [flag_name(a) for a in given if a.startswith("--")]
     extra = [flag for flag in flags if flag[2:] not in ("resume", *changeable)]

@@ -24,6 +24,7 @@ class TrialRow:
     run_dir: str | None
     error: str | None
     failures: int = 0
+    note: str | None = None
 
     def state(self, max_epochs: int) -> str:
         """Finished, stopped early (ASHA; HyperBand also leaves trials paused for good), failed, or unfinished."""
@@ -40,6 +41,18 @@ def _error_line(trial) -> str | None:
     return lines[-1] if lines else type(error).__name__
 
 
+def _run_note(run_dir: str | None) -> str | None:
+    """What the trial's run had to do to finish, from its ``results.json`` (the batch an OOM recovery settled on)."""
+    path = Path(run_dir) / "results.json" if run_dir else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        recovery = json.loads(path.read_text(encoding="utf-8")).get("oom_recovery") or {}
+    except (OSError, ValueError):
+        return None  # being written by the trial right now: the next look finds it
+    return f"out of memory, {recovery['summary']}" if recovery.get("summary") else None
+
+
 def trial_row(trial, metric: str, mode: str) -> TrialRow:
     """A row from Ray's ``Trial`` (its config, last result and per-metric statistics)."""
     result = trial.last_result or {}
@@ -54,6 +67,7 @@ def trial_row(trial, metric: str, mode: str) -> TrialRow:
         run_dir=result.get("run_dir"),
         error=_error_line(trial),
         failures=int(getattr(trial, "num_failures", 0)),
+        note=_run_note(result.get("run_dir")),
     )
 
 
@@ -81,7 +95,8 @@ def table(rows: list[TrialRow], metric: str, mode: str, max_epochs: int, title: 
         grid.add_column(column, style="bold cyan" if column == metric else None)
     for rank, row in enumerate(shown, 1):
         best = "-" if row.best is None else f"{row.best:.4f}"
-        state = row.state(max_epochs) + (f": {row.error[:60]}" if row.error else "")
+        detail = row.error or row.note
+        state = row.state(max_epochs) + (f": {detail[:60]}" if detail else "")
         values = [_value(row.values.get(k, "")) for k in keys]
         grid.add_row(str(rank), row.trial_id, *values, best, str(row.epochs), state)
     return grid
@@ -102,10 +117,10 @@ def best_checkpoint(run_dir: str | None) -> str | None:
 def count_exploits(search_dir: Path) -> int:
     """PBT's exploit decisions (one line each in Ray's ``pbt_global.txt``)."""
     log = search_dir / "pbt_global.txt"
-    return sum(1 for line in log.read_text().splitlines() if line.strip()) if log.is_file() else 0
+    return sum(1 for line in log.read_text(encoding="utf-8").splitlines() if line.strip()) if log.is_file() else 0
 
 
 def write_search_results(search_dir: Path, summary: dict, rows: list[TrialRow]) -> None:
     """``search.json``: the summary (best value, best config, epochs) and every trial, for tools and tests."""
     text = json.dumps({**summary, "trials": [asdict(r) for r in rows]}, indent=2, default=str)
-    (search_dir / "search.json").write_text(text + "\n")
+    (search_dir / "search.json").write_text(text + "\n", encoding="utf-8")

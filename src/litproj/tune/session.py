@@ -6,6 +6,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
+
+#: Left out of the project folder shipped to a cluster: run outputs, environments, version control.
+NOT_SHIPPED = ["runs/", "lightning_logs/", ".venv/", "venv/", ".git/", "*.ckpt", "__pycache__/"]
 
 
 def ray_callbacks() -> list:
@@ -22,6 +26,19 @@ def ray_callbacks() -> list:
     return [JsonLoggerCallback(), CSVLoggerCallback()]
 
 
+def runtime_env(address: str | None) -> dict | None:
+    """Joining a cluster (``--address``, ``$RAY_ADDRESS``): ship the project folder (``configs/``, ``train.py``,
+    code the configs name) as every worker's working directory, and the litproj package, so a trial on another
+    node builds the same run as here. A local session's workers share this filesystem and need nothing."""
+    if (address or os.environ.get("RAY_ADDRESS", "local")) == "local":
+        return None
+    import litproj
+    from litproj.rundir import config_dir
+
+    package = str(Path(litproj.__file__).resolve().parent)
+    return {"working_dir": str(config_dir().parent), "py_modules": [package], "excludes": NOT_SHIPPED}
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None) -> Iterator[None]:
     """Use the running Ray session (tests share one), join ``address``/``RAY_ADDRESS``, or start a local one.
@@ -35,6 +52,7 @@ def ray_session(address: str | None) -> Iterator[None]:
         return
     ray.init(
         address=address,
+        runtime_env=runtime_env(address),
         include_dashboard=False,
         log_to_driver=False,
         logging_level=logging.WARNING,

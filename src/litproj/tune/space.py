@@ -13,6 +13,7 @@ same file and lets tune.py reject a typo in one line before Ray starts.
 
 from __future__ import annotations
 
+import math
 from numbers import Real
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def load_space(path: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"--space: file '{path}' does not exist. Ready spaces are in {config_dir() / 'tune'}.")
     try:
-        space = yaml.safe_load(path.read_text())
+        space = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
@@ -119,6 +120,52 @@ def for_grid(space: dict, path: str, num_samples: int, seed: int) -> dict:
     if num_samples > 1 and "seed_everything" not in grid:
         grid["seed_everything"] = {"grid": [seed + i for i in range(num_samples)]}
     return grid
+
+
+#: A finer search spans this fraction of the coarse range (of its logarithm for the log distributions) ...
+FINER = 0.25
+#: ... and a grid takes this many points across it.
+FINE_POINTS = 3
+
+
+def _narrowed(name: str, args: list, best, grid: bool):
+    """One range around ``best``: FINER of the coarse width, centred on it where the bounds allow."""
+    log = "log" in name
+    scale, unscale = (math.log, math.exp) if log else (float, float)
+    low, high, centre = scale(args[0]), scale(args[1]), scale(best)
+    half = (high - low) * FINER / 2
+    start, stop = max(low, min(centre - half, high - 2 * half)), min(high, max(centre + half, low + 2 * half))
+    step = args[2] if name.startswith("q") else 1 if name.endswith("randint") else None
+
+    def tidy(value: float):  # on the distribution's step; 4 significant digits read better in tables
+        if step is not None:
+            value = round(value / step) * step
+            if float(step).is_integer():
+                return int(value)
+        return float(f"{value:.4g}")
+
+    if not grid:
+        ends = [tidy(unscale(start)), tidy(unscale(stop))]
+        return {name: [*ends, *args[2:]]} if ends[0] < ends[1] else best
+    points = [tidy(unscale(start + (stop - start) * i / (FINE_POINTS - 1))) for i in range(FINE_POINTS)]
+    return {"grid": sorted(set(points))}
+
+
+def around(space: dict, best: dict, grid: bool) -> dict:
+    """A finer space around ``best`` (a finished search's best values) for coarse-to-fine search.
+
+    Ranges shrink to FINER of their width around the best value (for ``grid``: FINE_POINTS values across
+    it); a categorical choice and a fixed value stay at what the best trial used.
+    """
+    finer = {}
+    for key, spec in space.items():
+        dist = _distribution(spec)
+        value = best.get(key, spec)
+        if dist is None or dist[0] in CATEGORICAL:
+            finer[key] = value
+        else:
+            finer[key] = _narrowed(dist[0], dist[1], value, grid)
+    return finer
 
 
 def to_ray(space: dict, enumerate_grid: bool) -> dict:

@@ -61,5 +61,5 @@ def write_best_config(plan, best) -> Path:
         f"Train it: python train.py --config {path}"
     )
     comments = "".join(f"# {line}\n" for line in header.splitlines())
-    path.write_text(comments + cli.parser.dump(config, skip_none=False))
+    path.write_text(comments + cli.parser.dump(config, skip_none=False), encoding="utf-8")
     return path

@@ -16,6 +16,7 @@ from pathlib import Path
 from {{ cookiecutter.package_name }}.errors import UserError
 
 RUN_DIR_ENV = "{{ cookiecutter.package_name | upper }}_RUN_DIR"
+CONFIG_DIR_ENV = "{{ cookiecutter.package_name | upper }}_CONFIG_DIR"
 _VERSION = re.compile(r"version_(\d+)$")
 
 
@@ -62,15 +63,66 @@ def discard_if_empty(run_dir: str | Path | None) -> None:
         experiment_dir.rmdir()
 
 
+def runs_newest_first(runs_dir: str | Path, experiment: str) -> list[Path]:
+    """The experiment's ``version_<n>`` folders, highest ``n`` first."""
+    return [run for _, run in reversed(_versions(Path(runs_dir) / experiment))]
+
+
+def saved_callback_states(checkpoint: Path) -> dict:
+    """The callbacks' states inside a checkpoint file, read as tensors only (memory-mapped, so cheap for big
+    files); empty for a sharded folder or a file that cannot be read that way."""
+    import torch  # here: run folders are the ground floor, importable without torch
+
+    if not checkpoint.is_file():
+        return {}
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # torch raises many types; the caller falls back to what the folder shows
+        return {}
+    states = saved.get("callbacks") if isinstance(saved, dict) else None
+    return states if isinstance(states, dict) else {}
+
+
+def recorded_best(run_dir: Path) -> Path | None:
+    """The checkpoint callback's ``best_model_path`` as its newest checkpoint recorded it: the best by the
+    monitored metric, which the newest file name is not (``save_top_k > 1``, ``epoch100`` sorting before ``epoch99``).
+
+    The file is looked up beside the checkpoint that recorded it, so a moved run folder still finds it."""
+    folder = run_dir / "checkpoints"
+    saved = [p for p in folder.glob("*.ckpt") if p.is_file()] if folder.is_dir() else []
+    if not saved:
+        return None
+    newest = max(saved, key=lambda p: p.stat().st_mtime_ns)
+    for state in saved_callback_states(newest).values():  # trainer.checkpoint_callback's state comes first
+        best = state.get("best_model_path") if isinstance(state, dict) else None
+        if best and (folder / Path(best).name).exists():
+            return folder / Path(best).name
+    return None
+
+
+def best_checkpoint(run_dir: Path) -> Path | None:
+    """The run's best checkpoint: the recorded one, else the only checkpoint besides ``last*.ckpt``."""
+    recorded = recorded_best(run_dir)
+    if recorded is not None:
+        return recorded
+    folder = run_dir / "checkpoints"
+    others = sorted(p for p in folder.glob("*.ckpt") if not p.name.startswith("last")) if folder.is_dir() else []
+    if len(others) > 1:
+        raise UserError(
+            f"--ckpt_path best: {folder} holds {len(others)} checkpoints and none records which is best "
+            "(saved without callback state). Pass the one you want: --ckpt_path FILE."
+        )
+    return others[0] if others else None
+
+
 def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last") -> Path:
-    """The newest run's ``last.ckpt`` (``which='last'``) or best checkpoint (``which='best'``)."""
-    for _, run in reversed(_versions(Path(runs_dir) / experiment)):
-        folder = run / "checkpoints"
-        if which == "last" and (folder / "last.ckpt").exists():
-            return folder / "last.ckpt"
-        best = sorted(folder.glob("best*.ckpt"))
-        if which == "best" and best:
-            return best[-1]
+    """The newest run's ``last.ckpt`` (``which='last'``) or :func:`best_checkpoint` (``which='best'``)."""
+    for run in runs_newest_first(runs_dir, experiment):
+        if which == "last" and (run / "checkpoints" / "last.ckpt").exists():
+            return run / "checkpoints" / "last.ckpt"
+        best = best_checkpoint(run) if which == "best" else None
+        if best is not None:
+            return best
     raise UserError(
         f"--ckpt_path {which}: no {which} checkpoint for experiment '{experiment}' under "
         f"{Path(runs_dir) / experiment}. Train first, or pass a checkpoint file."
@@ -83,8 +135,19 @@ def run_dir_of(checkpoint: Path) -> Path:
 
 
 def config_dir() -> Path:
-    """``${{ cookiecutter.package_name | upper }}_CONFIG_DIR``, the checkout's ``configs/``, or ``./configs``."""
-    if "{{ cookiecutter.package_name | upper }}_CONFIG_DIR" in os.environ:
-        return Path(os.environ["{{ cookiecutter.package_name | upper }}_CONFIG_DIR"])
-    repo_configs = Path(__file__).resolve().parents[2] / "configs"
-    return repo_configs if repo_configs.is_dir() else Path.cwd() / "configs"
+    """``${{ cookiecutter.package_name | upper }}_CONFIG_DIR``, else the checkout's ``configs/``, else ``./configs``: the first with ``default.yaml``.
+
+    Without it LightningCLI would skip the missing default file silently and train with Lightning's own defaults
+    (1000 epochs): a run started from another folder, or from an installed (non-editable) package, must say so.
+    """
+    if os.environ.get(CONFIG_DIR_ENV):
+        candidates = [Path(os.environ[CONFIG_DIR_ENV])]
+    else:
+        candidates = [Path(__file__).resolve().parents[2] / "configs", Path.cwd() / "configs"]
+    found = next((folder for folder in candidates if (folder / "default.yaml").is_file()), None)
+    if found is None:
+        looked = " or ".join(str(folder / "default.yaml") for folder in candidates)
+        raise UserError(
+            f"configs: no {looked}. Run from the project folder, or set {CONFIG_DIR_ENV}=/path/to/project/configs."
+        )
+    return found

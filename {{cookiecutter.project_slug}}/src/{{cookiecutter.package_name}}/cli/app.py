@@ -16,19 +16,26 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from {{ cookiecutter.package_name }} import rundir
 from {{ cookiecutter.package_name }}.cli.args import FIT_THEN_TEST, Invocation, flag_values
+from {{ cookiecutter.package_name }}.cli.completion import PrintShtab
 from {{ cookiecutter.package_name }}.cli.parse_errors import constructor_error, explain, known_options, user_error_in_chain
 from {{ cookiecutter.package_name }}.cli.progress import CadencedRichProgressBar
 from {{ cookiecutter.package_name }}.errors import UserError, lightning_info_to_stdout
 from {{ cookiecutter.package_name }}.reliability.checkpoint_guard import verify_checkpoint
 from {{ cookiecutter.package_name }}.reliability.checkpointing import LitCheckpoint, step_checkpoint
-from {{ cookiecutter.package_name }}.reliability.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden
+from {{ cookiecutter.package_name }}.reliability.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden, timeout_into_config
 from {{ cookiecutter.package_name }}.strategies import DistributedCleanup
 from {{ cookiecutter.package_name }}.strategies.split import apply_stages_flag
-from {{ cookiecutter.package_name }}.tracking import FinalMetricsToHParams, TrackerRuns
-from {{ cookiecutter.package_name }}.tracking.loggers import place_loggers
+from {{ cookiecutter.package_name }}.strategies.torchrun import torchrun_world
+from {{ cookiecutter.package_name }}.tracking import FinalMetricsToHParams, Provenance, TrackerRuns
+from {{ cookiecutter.package_name }}.tracking.loggers import forget_runs, place_loggers
+from {{ cookiecutter.package_name }}.tracking.trackers import recorded_runs
 from {{ cookiecutter.package_name }}.troubleshoot import add_troubleshooting_arguments
+from {{ cookiecutter.package_name }}.troubleshoot.precision import strategy_precision_error
 
 lightning_info_to_stdout()
+
+#: The metric {{ cookiecutter.package_name }}'s checkpoint callback watches unless told otherwise (it may fall back, LitCheckpoint).
+DEFAULT_MONITOR = "val/acc"
 
 
 class LitCLI(LightningCLI):
@@ -43,6 +50,7 @@ class LitCLI(LightningCLI):
     def __init__(self, invocation: Invocation, trainer_defaults: dict | None = None):
         self.invocation = invocation
         self.ckpt_path: str | None = None
+        self.tracker_runs: dict = {}  # the tracker runs a resumed fit continues (trackers.recorded_runs)
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         super().__init__(
             datamodule_class=LightningDataModule,
@@ -79,6 +87,7 @@ class LitCLI(LightningCLI):
             "--ckpt_path", type=str | None, default=None, help="Checkpoint file, or 'last'/'best' of NAME."
         )
         parser.add_argument("--debug", type=bool, default=False, help="Show tracebacks instead of one line.")
+        parser.add_argument("--print_shtab", action=PrintShtab)  # tab completion: ./train.py --print_shtab bash
         parser.add_argument(
             "--trust_checkpoint", type=bool, default=False, help="Unpickle --ckpt_path fully (can run its code)."
         )
@@ -95,7 +104,7 @@ class LitCLI(LightningCLI):
         add_troubleshooting_arguments(parser)
         parser.set_defaults(
             {
-                "checkpoint.monitor": "val/acc",
+                "checkpoint.monitor": DEFAULT_MONITOR,
                 "checkpoint.mode": "max",
                 "checkpoint.save_last": True,
                 "checkpoint.filename": "best-epoch{epoch:02d}",
@@ -120,8 +129,13 @@ class LitCLI(LightningCLI):
                 raise
         if cause is not None:  # raised outside the except block: chained to its own wrapper it would make a cycle
             raise cause
+        # The loggers hold the continued run ids now; config.yaml names settings, trackers.json the runs: a saved
+        # config reused for another run folder (test --ckpt_path) must start its own tracker runs.
+        forget_runs(self.config.trainer.logger, self.tracker_runs)
         strategy = self.trainer.strategy if self.trainer is not None else None  # no Trainer under --plan
         verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint, strategy)
+        if self.invocation.resume is not None:  # said once the checkpoint is known to load: a mistake stays one line
+            self.invocation.resume.announce(self.invocation.stage)
 
     @property
     def weights_only(self) -> bool:
@@ -148,28 +162,39 @@ class LitCLI(LightningCLI):
         os.environ[rundir.RUN_DIR_ENV] = str(run_dir)
         return run_dir
 
+    def _continued_tracker_runs(self) -> dict:
+        """One tracker run per training: a fit resumed in its checkpoint's run folder continues that folder's runs."""
+        continues = self.ckpt_path is not None and self.run_dir == rundir.run_dir_of(Path(self.ckpt_path))
+        return recorded_runs(self.run_dir, self.ckpt_path) if continues else {}
+
     def before_instantiate_classes(self) -> None:
         config = self.config
         apply_stages_flag(config)
+        timeout_into_config(config.trainer, config.dist_timeout)
         config.name = config.name or self.invocation.experiment
         self.ckpt_path = self._resolve_checkpoint(config.ckpt_path)
         self.run_dir = self._choose_run_dir()
         config.trainer.default_root_dir = str(self.run_dir)
-        config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir, config.name)
+        self.tracker_runs = self._continued_tracker_runs()
+        config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir, config.name, self.tracker_runs)
         config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
 
     def instantiate_trainer(self, **kwargs) -> Trainer | None:
         if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)
             return None
-        trainer_config = harden(self.config_init.get("trainer", {}), self.config.dist_timeout)
+        flagged = [bool(flag_values(self.invocation.args, f"--trainer.{key}")) for key in ("devices", "num_nodes")]
+        trainer_config = torchrun_world(self.config_init.get("trainer", {}), *flagged)  # before the device checks
+        trainer_config = harden(trainer_config, self.config.dist_timeout)
         callbacks = [self.config_init.get(key) for key in self.parser.callback_keys]
-        for callback in callbacks:  # {{ cookiecutter.package_name }}'s default monitor may fall back; one the user names on a flag wins
+        for callback in callbacks:  # {{ cookiecutter.package_name }}'s default monitor may fall back; one the user names wins
             if isinstance(callback, LitCheckpoint):
-                callback.fallback_monitor = not flag_values(self.invocation.args, "--checkpoint.monitor")
+                named = flag_values(self.invocation.args, "--checkpoint.monitor")  # or in a config (a saved one)
+                callback.fallback_monitor = not named and callback.monitor == DEFAULT_MONITOR
         # --checkpoint.every_n_steps: Lightning's ModelCheckpoint, placed after LitCheckpoint so that
         # trainer.checkpoint_callback (the best path, --ckpt_path best) stays LitCheckpoint.
         callbacks += [step for c in callbacks if isinstance(c, LitCheckpoint) and (step := step_checkpoint(c))]
         callbacks += [FinalMetricsToHParams(), TrackerRuns(), DistributedCleanup(), *guard_callbacks()]
+        callbacks.append(Provenance(self.run_dir, self.invocation.args))  # code and packages of the run
         if trainer_config.get("logger") not in (False, None, []):
             callbacks.append(LearningRateMonitor(logging_interval="step"))
         given = [*callbacks, *(trainer_config.get("callbacks") or []), *self.trainer_defaults.get("callbacks", [])]
@@ -181,7 +206,7 @@ class LitCLI(LightningCLI):
         try:
             return self._instantiate_trainer({**trainer_config, **kwargs}, callbacks)
         except (MisconfigurationException, ValueError) as err:  # Lightning's checks of the Trainer arguments
-            raise UserError(f"--trainer: {err}") from err
+            raise strategy_precision_error(trainer_config, err) or UserError(f"--trainer: {err}") from err
 
 
 def build(invocation: Invocation, trainer_defaults: dict | None = None) -> LitCLI:

@@ -1,6 +1,6 @@
 """The raw command line, read before LightningCLI parses it: which stage to run (``fit`` then ``test`` when no
-subcommand is given), which preset file to layer under the user's configs, which saved config belongs to a
-checkpoint passed to ``test``/``validate``/``predict``, and the experiment's name.
+subcommand is given), which preset file to layer under the user's configs, which saved config belongs to the
+checkpoint ``--ckpt_path`` names (:mod:`{{ cookiecutter.package_name }}.cli.resume`), and the experiment's name.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from pathlib import Path
 
 import yaml
 
-from {{ cookiecutter.package_name }}.rundir import run_dir_of
+from {{ cookiecutter.package_name }}.cli.export import take_format
+from {{ cookiecutter.package_name }}.cli.resume import Resume, from_checkpoint
 from {{ cookiecutter.package_name }}.strategies import preset_path
 
 #: The example pair, used when neither the command line nor a ``--config`` file names a class.
 DEFAULT_CLASSES = {"model": "{{ cookiecutter.package_name }}.module.ImageClassifier", "data": "{{ cookiecutter.package_name }}.data.DigitsDataModule"}
-STAGES = ("fit", "validate", "test", "predict")
+STAGES = ("fit", "validate", "test", "predict", "export")
 FIT_THEN_TEST = "fit+test"
 #: Config folders whose files add an option (a logger, a strategy) rather than name an experiment.
 OPTION_FOLDERS = ("logger", "strategy")
@@ -37,13 +38,22 @@ def flag_value(args: list[str], *flags: str) -> str | None:
     return next(reversed(flag_values(args, *flags)), None)
 
 
-def _classes_in_config(path: Path) -> set[str]:
+def _top_level(path: Path) -> dict:
     try:
         node = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return set()  # the parser reports unreadable files in one line (parse_errors)
-    if not isinstance(node, dict):
-        return set()
+        return {}  # the parser reports unreadable files in one line (parse_errors)
+    return node if isinstance(node, dict) else {}
+
+
+def _setting(args: list[str], configs: list[str], key: str, default: str) -> str:
+    """A top-level option as the parser will see it: the last flag, else the last config that sets it."""
+    given = [flag_value(args, f"--{key}"), *(_top_level(Path(c)).get(key) for c in reversed(configs))]
+    return next((str(value) for value in given if value is not None), default)
+
+
+def _classes_in_config(path: Path) -> set[str]:
+    node = _top_level(path)
     sections = {group: node.get(group) for group in DEFAULT_CLASSES}
     return {g for g, v in sections.items() if isinstance(v, str) or (isinstance(v, dict) and "class_path" in v)}
 
@@ -91,6 +101,10 @@ class Invocation:
     stage: str
     args: list[str]
     experiment: str
+    #: The checkpoint ``--ckpt_path`` resumes from, and the saved config it brought (``None`` without the flag).
+    resume: Resume | None = None
+    #: ``export``'s ``--format``, taken off the arguments (:func:`{{ cookiecutter.package_name }}.cli.export.take_format`).
+    export_format: str | None = None
 
 
 def wants_debug(args: list[str]) -> bool:
@@ -105,17 +119,21 @@ def prepare(argv: list[str]) -> Invocation:
     """Split off the subcommand, expand ``--strategy NAME`` into its preset file, pick the experiment name."""
     args = class_flags_first(argv)
     stage = args.pop(0) if args and args[0] in STAGES else FIT_THEN_TEST
+    export_format, args = take_format(args) if stage == "export" else (None, args)
     configs = flag_values(args, "--config", "-c")
     prefix: list[str] = []
     strategy = flag_value(args, "--strategy")
     if strategy and strategy != "list":  # "list" prints the presets (runner.run)
         prefix += ["--config", str(preset_path(strategy))]
-    ckpt = flag_value(args, "--ckpt_path")
-    if stage in ("validate", "test", "predict") and ckpt and not configs and Path(ckpt).exists():
-        saved = run_dir_of(Path(ckpt)) / "config.yaml"
-        if saved.is_file():
-            prefix = ["--config", str(saved), *prefix]
-    prefix = default_classes(prefix + args) + prefix
     naming = [c for c in configs if Path(c).parent.name not in OPTION_FOLDERS]
     experiment = Path(naming[-1]).stem if naming else "default"
-    return Invocation(stage, prefix + args, experiment)
+    ckpt = flag_value(args, "--ckpt_path")
+    resume = None
+    if ckpt:
+        runs_dir, name = _setting(args, configs, "runs_dir", "runs"), _setting(args, configs, "name", experiment)
+        resume = from_checkpoint(ckpt, runs_dir, name, args)
+    if resume is not None:  # the saved config first: everything the user typed overrides it
+        prefix = [*resume.config_args(), *prefix]
+        args = [*args, "--ckpt_path", str(resume.checkpoint)]  # 'last'/'best' as found before the saved name applies
+    prefix = default_classes(prefix + args) + prefix
+    return Invocation(stage, prefix + args, experiment, resume, export_format)

@@ -12,6 +12,7 @@ from pytorch_lightning.utilities.model_helpers import is_overridden
 
 from {{ cookiecutter.package_name }}.cli import args as cli_args
 from {{ cookiecutter.package_name }}.cli.app import LitCLI, build
+from {{ cookiecutter.package_name }}.cli.export import export_checkpoint
 from {{ cookiecutter.package_name }}.cli.predictions import PredictionWriter, check_predictable
 from {{ cookiecutter.package_name }}.cli.summary import collect_results, print_presets, report
 from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error, say
@@ -61,6 +62,11 @@ def execute(cli: LitCLI, stage: str) -> dict:
             check_predictable(model, data)
             trainer.callbacks.append(PredictionWriter(cli.run_dir))
             trainer.predict(model, **loading, return_predictions=False)
+        elif stage == "export":
+            return {
+                **collect_results(trainer, cli, stage, metrics),
+                **export_checkpoint(cli, cli.invocation.export_format),
+            }
         metrics.update(_metrics(trainer))
         return collect_results(trainer, cli, stage, metrics)
     except MisconfigurationException as err:
@@ -87,6 +93,8 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
             discard_if_empty(os.environ.pop(RUN_DIR_ENV, None))
     if cli.trainer.is_global_zero:
         report(results)
+        if results.get("exported"):  # after results: the line scripts that ship the model read
+            print(f"exported: {results['exported']}", flush=True)
     return results
 
 

@@ -35,7 +35,7 @@ def print_summary(results: dict) -> None:
     table.add_column(style="bold cyan")
     table.add_column()
     for key, value in results["metrics"].items():
-        if key.startswith(("test", "val")):
+        if key.startswith(("test", "val")) and not key.startswith(("test/acc_", "test/f1_")):  # per class: json
             table.add_row(key, f"{value:.4f}")
     table.add_row("steps / epochs", f"{results['global_step']} / {results['epochs']}")
     for key, value in results.get("data", {}).items():
@@ -56,7 +56,7 @@ def print_summary(results: dict) -> None:
 def report(results: dict) -> Path:
     """Write ``results.json``, print the summary, and end with the line tools read: ``results: <path>``."""
     path = Path(results["run_dir"]) / "results.json"
-    path.write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print_summary(results)
     print(f"results: {path}", flush=True)
     return path

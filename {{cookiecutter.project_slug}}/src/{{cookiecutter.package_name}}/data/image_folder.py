@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
+from {{ cookiecutter.package_name }}.data.augment import Augment
 from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
 from {{ cookiecutter.package_name }}.data.images import IMAGENET_MEAN, IMAGENET_STD, ImageFiles, eval_transform, readable, train_transform
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -27,7 +28,7 @@ class ImageFolderDataModule(ClassificationDataModule):
         in_channels: 3 for colour, 1 to convert to grayscale.
         mean: per-channel normalisation mean; ``None`` uses ImageNet's for colour and 0.5 for grayscale.
         std: per-channel normalisation std, as ``mean``.
-        augment: random resized crops, flips and colour jitter on the training split.
+        augment: training-split augmentation preset (``light``: random resized crops, flips, colour jitter).
         hflip: horizontal flips in augmentation (turn off for text, digits, or anything with a handedness).
         val_fraction: share held out for validation when there is no ``val/`` folder.
         test_fraction: share held out for testing when there is no ``test/`` folder.
@@ -42,21 +43,20 @@ class ImageFolderDataModule(ClassificationDataModule):
         in_channels: int = 3,
         mean: list[float] | None = None,
         std: list[float] | None = None,
-        augment: bool = True,
+        augment: Augment = "light",
         hflip: bool = True,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         skip_bad_files: bool = False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(augment=augment, **kwargs)
         self.data_dir = Path(data_dir)
         self.image_size = image_size
         self.in_channels = in_channels
         gray = in_channels == 1
         self.mean = mean or ([0.5] if gray else list(IMAGENET_MEAN))
         self.std = std or ([0.5] if gray else list(IMAGENET_STD))
-        self.augment = augment
         self.hflip = hflip
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -114,8 +114,7 @@ class ImageFolderDataModule(ClassificationDataModule):
             fractions = (1.0 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction)
             train, val, test = ([samples[i] for i in part] for part in self.split(range(len(samples)), fractions))
         eval_tf = self.predict_transform()
-        augmented = train_transform(self.image_size, self.in_channels, self.mean, self.std, self.hflip)
-        train_tf = augmented if self.augment else eval_tf
+        train_tf = train_transform(self.augmentation(), self.image_size, self.in_channels, self.mean, self.std)
         return ImageFiles(train, train_tf), ImageFiles(val, eval_tf), ImageFiles(test, eval_tf)
 
     def report(self) -> dict:

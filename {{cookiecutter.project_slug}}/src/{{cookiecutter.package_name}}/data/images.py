@@ -26,15 +26,13 @@ def _to_tensor(in_channels: int, mean: Stats, std: Stats) -> list:
 
 
 def train_transform(
-    image_size: int, in_channels: int, mean: Stats = None, std: Stats = None, hflip: bool = True
+    augment: Callable | None, image_size: int, in_channels: int, mean: Stats = None, std: Stats = None
 ) -> v2.Compose:
-    """Light, label-preserving augmentation: random resized crop, optional flip, small colour jitter."""
-    augment: list = [v2.RandomResizedCrop(image_size, scale=(0.7, 1.0), antialias=True)]
-    if hflip:
-        augment.append(v2.RandomHorizontalFlip())
-    if in_channels == 3:
-        augment.append(v2.ColorJitter(0.2, 0.2, 0.2))
-    return v2.Compose([v2.ToImage(), *augment, *_to_tensor(in_channels, mean, std)])
+    """``augment``'s random steps (they set the size) on the decoded image, before scaling and normalising;
+    without them, what evaluation sees."""
+    if augment is None:
+        return eval_transform(image_size, in_channels, mean, std)
+    return v2.Compose([v2.ToImage(), augment, *_to_tensor(in_channels, mean, std)])
 
 
 def eval_transform(image_size: int, in_channels: int, mean: Stats = None, std: Stats = None) -> v2.Compose:

@@ -7,16 +7,33 @@ batched fetch), so a batch is one indexing operation, and Lightning's ``Distribu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
 
 class InMemoryDataset(TensorDataset):
-    """Tensors of equal first dimension (images, labels); ``dataset[i]`` is one sample as usual."""
+    """Tensors of equal first dimension (images, labels); ``dataset[i]`` is one sample as usual.
+
+    Args:
+        transform: applied to each image (the first tensor) of a fetched batch, e.g. training augmentation.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, transform: Callable | None = None):
+        super().__init__(*tensors)
+        self.transform = transform
+
+    def __getitem__(self, index):
+        sample = super().__getitem__(index)
+        return sample if self.transform is None else (self.transform(sample[0]), *sample[1:])
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, ...]:
         index = torch.as_tensor(indices, device=self.device)
-        return tuple(tensor[index] for tensor in self.tensors)
+        images, *rest = (tensor[index] for tensor in self.tensors)
+        if self.transform is not None:
+            images = torch.stack([self.transform(image) for image in images])
+        return (images, *rest)
 
     @property
     def device(self) -> torch.device:
@@ -59,4 +76,4 @@ def on_device(dataset: Dataset, device: torch.device) -> Dataset:
     assert isinstance(dataset, InMemoryDataset)
     if dataset.device == torch.device(device):
         return dataset
-    return InMemoryDataset(*(tensor.to(device) for tensor in dataset.tensors))
+    return InMemoryDataset(*(tensor.to(device) for tensor in dataset.tensors), transform=dataset.transform)

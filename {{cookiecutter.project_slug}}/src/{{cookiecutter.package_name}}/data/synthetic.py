@@ -46,9 +46,10 @@ class SyntheticDataModule(ClassificationDataModule):
         generator = torch.Generator().manual_seed(self.seed)
         shape = (self.in_channels, self.image_size, self.image_size)
         patterns = torch.randn((self.num_classes, *shape), generator=generator)
-        splits = []
+        splits: list[InMemoryDataset] = []
+        train_tf = self.augmentation()
         for count in (self.num_samples, max(1, self.num_samples // 10), max(1, self.num_samples // 10)):
             labels = torch.randint(0, self.num_classes, (count,), generator=generator)
             images = patterns[labels] + self.noise * torch.randn((count, *shape), generator=generator)
-            splits.append(InMemoryDataset(images, labels))
+            splits.append(InMemoryDataset(images, labels, transform=None if splits else train_tf))
         return tuple(splits)

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 from torchvision import datasets
 
+from {{ cookiecutter.package_name }}.data.augment import Augment
 from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
 from {{ cookiecutter.package_name }}.data.images import eval_transform, train_transform
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -44,7 +45,7 @@ class TorchvisionDataModule(ClassificationDataModule):
         data_dir: the root torchvision reads (``data_dir/MNIST/raw``, ``data_dir/cifar-10-batches-py``).
         download: fetch the files when missing (needs network access).
         val_fraction: share of the training set held out for validation.
-        augment: random crops (and flips where they keep the label) on the training split.
+        augment: training-split augmentation preset (flips only where they keep the label).
         verify_checksums: CIFAR-10's MD5 check; turn off only for a locally built subset.
         **kwargs: loader options of :class:`ClassificationDataModule`.
     """
@@ -55,17 +56,17 @@ class TorchvisionDataModule(ClassificationDataModule):
         data_dir: str = "data",
         download: bool = False,
         val_fraction: float = 0.1,
-        augment: bool = True,
+        augment: Augment = "light",
         verify_checksums: bool = True,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(augment=augment, **kwargs)
         self.spec = SPECS[dataset]
         self.dataset = dataset
         self.data_dir = data_dir
         self.download = download
         self.val_fraction = val_fraction
-        self.augment = augment
+        self.hflip = self.spec.hflip
         self.verify_checksums = verify_checksums
         self.image_size = self.spec.image_size
         self.in_channels = self.spec.in_channels
@@ -95,8 +96,9 @@ class TorchvisionDataModule(ClassificationDataModule):
 
     def make_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         eval_tf = self.predict_transform()
-        augmented = train_transform(self.image_size, self.in_channels, self.spec.mean, self.spec.std, self.spec.hflip)
-        train_full = self._load(True, augmented if self.augment else eval_tf)
+        spec = self.spec
+        train_tf = train_transform(self.augmentation(), self.image_size, self.in_channels, spec.mean, spec.std)
+        train_full = self._load(True, train_tf)
         eval_full = self._load(True, eval_tf)
         self.check_labels(torch.as_tensor(train_full.targets), f"{self.dataset} ({self.data_dir})")
         train, val = self.split(range(len(train_full)), (1.0 - self.val_fraction, self.val_fraction))

@@ -1,8 +1,11 @@
 """Plain ``nn.Module`` networks, which know nothing about training, and the registry that names them.
 
 Backbones are looked up by name (``--model.backbone small_cnn``) so that search spaces can list them
-as plain strings; a dotted import path (``mypkg.nets.MyNet``) plugs in a network of your own. Both
-networks are ``nn.Sequential`` on purpose: the model-split strategy cuts a sequential backbone into stages.
+as plain strings; a dotted import path (``mypkg.nets.MyNet``) plugs in a network of your own, and
+``torchvision:NAME`` / ``timm:NAME`` any classification model of those libraries (``library.py``), with
+their pretrained weights or a local weights file (``weights.py``). The two example networks are
+``nn.Sequential`` on purpose: the model-split strategy cuts a sequential backbone into stages.
+``finetuning.py`` trains the head first, then the whole network (a Lightning ``BaseFinetuning`` callback).
 The example networks: add yours here, or delete them once your model builds its own.
 """
 
@@ -12,6 +15,8 @@ from torch import nn
 from torchvision.models import resnet18
 
 from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
+from {{ cookiecutter.package_name }}.nets.library import build_library_net
+from {{ cookiecutter.package_name }}.nets.weights import load_into, read_state_dict
 
 
 class SmallCNN(nn.Sequential):
@@ -54,18 +59,36 @@ class ResNet18Small(nn.Sequential):
 BACKBONES: dict[str, type[nn.Module]] = {"small_cnn": SmallCNN, "resnet18": ResNet18Small}
 
 
-def build_backbone(name: str, in_channels: int, num_classes: int, **kwargs) -> nn.Module:
-    """A registered backbone, or any ``nn.Module`` class by dotted path that takes ``in_channels``, ``num_classes``."""
+def build_backbone(
+    name: str, in_channels: int, num_classes: int, pretrained: bool = False, weights: str | None = None, **kwargs
+) -> nn.Module:
+    """A registered backbone, ``torchvision:NAME`` / ``timm:NAME``, or any ``nn.Module`` class by dotted path that
+    takes ``in_channels`` and ``num_classes``; with the library's weights (``pretrained``) or a local file's."""
+    if pretrained and weights:
+        raise UserError("--model.pretrained and --model.weights both set: choose one source of weights.")
+    if ":" in name:
+        net = build_library_net(name, in_channels, num_classes, pretrained)
+    elif pretrained:
+        raise UserError(
+            f"--model.pretrained: '{name}' has no library weights; use torchvision:NAME or timm:NAME, or pass a "
+            "file with --model.weights PATH."
+        )
+    else:
+        net = _registered(name)(in_channels=in_channels, num_classes=num_classes, **kwargs)
+    if weights:
+        load_into(net, read_state_dict(weights), f"'{weights}'")
+    return net
+
+
+def _registered(name: str) -> type[nn.Module]:
     if "." in name:
         try:
-            cls = pkgutil.resolve_name(name)
+            return pkgutil.resolve_name(name)
         except (ImportError, AttributeError, ValueError) as err:
             raise UserError(f"--model.backbone: cannot import '{name}' ({err}).") from err
-    elif name in BACKBONES:
-        cls = BACKBONES[name]
-    else:
-        raise UserError(
-            f"--model.backbone: unknown backbone '{name}'.{did_you_mean(name, BACKBONES)} Choose one of "
-            f"{sorted(BACKBONES)} or a dotted import path such as mypkg.nets.MyNet."
-        )
-    return cls(in_channels=in_channels, num_classes=num_classes, **kwargs)
+    if name in BACKBONES:
+        return BACKBONES[name]
+    raise UserError(
+        f"--model.backbone: unknown backbone '{name}'.{did_you_mean(name, BACKBONES)} Choose one of "
+        f"{sorted(BACKBONES)}, torchvision:NAME, timm:NAME or a dotted import path such as mypkg.nets.MyNet."
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from {{ cookiecutter.package_name }}.errors import say
 
 TEMP_SUFFIX = ".ckpt-partial"
+#: A sharded checkpoint folder moved aside while its successor is renamed into place (:func:`replace_folder`).
+ASIDE_SUFFIX = ".ckpt-aside"
 #: Validation losses a module may log, in the order the monitor fallback prefers them.
 LOSS_NAMES = ("val/loss", "val_loss", "valid_loss", "validation_loss", "val/loss_epoch", "val_loss_epoch")
 
@@ -49,9 +52,13 @@ def rng_states() -> dict[str, Any]:
 
 
 def set_rng_states(states: dict[str, Any]) -> None:
+    """Continue the generators of ``states`` (see :func:`rng_states`). A run resumed on fewer GPUs than it saved
+    from restores the devices that exist (``torch.cuda.set_rng_state_all`` would raise IndexError); on the CPU
+    the CUDA states are left out."""
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
+        for index, state in enumerate(states["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(state, index)
     numpy = states["numpy"]
     np.random.set_state(("MT19937", numpy["keys"].numpy().astype(np.uint32), numpy["pos"], *numpy["gauss"]))
     version, internal, gauss = states["python"]
@@ -74,9 +81,22 @@ class LitCheckpoint(ModelCheckpoint):
         super().__init__(**kwargs)
         self.every_n_steps = int(every_n_steps)
         self.fallback_monitor = False
+        self.configured: tuple[str | None, str] = (kwargs.get("monitor"), kwargs.get("mode", "min"))
+
+    @property
+    def state_key(self) -> str:
+        """Lightning's key for this callback's state in a checkpoint, built from the monitor it was *configured*
+        with: a fallback changes ``monitor``/``mode`` mid-run, and a key built from those would not match the
+        resumed run's, so Lightning would restore nothing (best path, top-k, RNG states)."""
+        current: tuple[str | None, str] = (self.monitor, self.mode)  # type: ignore[has-type]
+        self.monitor, self.mode = self.configured
+        try:
+            return super().state_key
+        finally:
+            self.monitor, self.mode = current
 
     def _check_monitor(self, trainer) -> None:
-        unlogged: str | None = self.monitor  # type: ignore[has-type]
+        unlogged: str | None = self.monitor
         if not self.fallback_monitor or unlogged is None:
             return  # decided already (or nothing to decide): every later epoch returns here
         metrics = [name for name in trainer.callback_metrics if not name.startswith("lr-")]  # not LearningRateMonitor's
@@ -110,8 +130,7 @@ class LitCheckpoint(ModelCheckpoint):
     def setup(self, trainer, pl_module, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
         if trainer.is_global_zero and self.dirpath and Path(self.dirpath).is_dir():
-            for stale in Path(self.dirpath).glob(f".*{TEMP_SUFFIX}"):  # left by a process killed mid-write
-                stale.unlink(missing_ok=True)
+            tidy_after_kill(Path(self.dirpath))
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
         """On SIGTERM (preemption), save ``last.ckpt`` so ``--ckpt_path last`` resumes. Not Lightning's
@@ -157,6 +176,52 @@ class SafeCheckpointIO(TorchCheckpointIO):
             atomic_save(checkpoint, Path(path))
 
 
+def staging_path(path: Path) -> Path:
+    """A fresh hidden name beside ``path`` to write into before renaming; :func:`tidy_after_kill` removes leftovers."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _fsync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # make a rename durable: a power loss could otherwise undo it
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def replace_folder(staged: Path, path: Path) -> None:
+    """Rename the finished checkpoint folder ``staged`` to ``path``. No rename replaces a non-empty folder, so the
+    previous one is renamed aside first and removed after; a kill between the two renames leaves it aside, where
+    :func:`tidy_after_kill` finds it and puts it back."""
+    aside = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{ASIDE_SUFFIX}")
+    if path.exists() or path.is_symlink():
+        os.replace(path, aside)
+    os.replace(staged, path)
+    _fsync_folder(path.parent)
+    _remove(aside)
+
+
+def tidy_after_kill(folder: Path) -> None:
+    """Undo what a process killed while saving left in ``folder``: remove partial writes (files or sharded
+    folders) and put back a checkpoint moved aside whose successor never arrived."""
+    for stale in folder.glob(f".*{TEMP_SUFFIX}"):
+        _remove(stale)
+    for aside in folder.glob(f".*{ASIDE_SUFFIX}"):
+        original = folder / aside.name[1 : -len(ASIDE_SUFFIX)].rsplit(".", 1)[0]  # .NAME.TOKEN.ckpt-aside
+        if original.exists():
+            _remove(aside)
+        else:
+            os.replace(aside, original)
+
+
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, fsync, then rename: readers see old or new, never half.
 
@@ -165,7 +230,7 @@ def atomic_save(obj: Any, path: Path) -> None:
     ``last.ckpt``. :class:`LitCheckpoint` removes leftovers of killed writes here at setup.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMP_SUFFIX}")
+    temporary = staging_path(path)
     try:
         with open(temporary, "xb") as file:  # the usual permissions, unlike mkstemp's private file
             torch.save(obj, file)
@@ -175,9 +240,4 @@ def atomic_save(obj: Any, path: Path) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    with contextlib.suppress(OSError):  # make the rename itself durable: a power loss could otherwise undo it
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+    _fsync_folder(path.parent)

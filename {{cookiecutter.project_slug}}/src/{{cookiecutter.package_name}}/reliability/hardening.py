@@ -14,6 +14,7 @@ from pytorch_lightning.strategies import Strategy, StrategyRegistry
 from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
 from {{ cookiecutter.package_name }}.reliability.checkpointing import SafeCheckpointIO
 from {{ cookiecutter.package_name }}.reliability.finite_loss import FiniteLossGuard
+from {{ cookiecutter.package_name }}.reliability.preemption import StopTogether
 from {{ cookiecutter.package_name }}.reliability.rank_watchdog import DeadRankReport
 
 #: Collective timeout for distributed strategies (seconds): long enough for rank 0 to prepare data while
@@ -44,6 +45,19 @@ def with_timeout(strategy, seconds: int):
     if "timeout" not in inspect.signature(cls).parameters:
         return strategy if strategy in StrategyRegistry else cls()
     return cls(**init_params, timeout=timedelta(seconds=seconds))
+
+
+def timeout_into_config(trainer_config, seconds: int) -> None:
+    """Set the ``timeout`` of a strategy given as ``class_path`` + ``init_args`` (the ``ddp_spawn`` and ``fsdp``
+    presets) before jsonargparse builds it; names and class-path strings get theirs in :func:`with_timeout`.
+
+    ``--dist_timeout`` is the one setting: it replaces a ``timeout`` in the strategy's init args (a saved
+    ``config.yaml`` holds the previous run's value). A strategy without a ``timeout`` argument (``model_split``,
+    one process) has no process group to time out.
+    """
+    init_args = getattr(trainer_config.get("strategy"), "init_args", None)
+    if init_args is not None and "timeout" in init_args:
+        init_args.timeout = timedelta(seconds=seconds)
 
 
 def _requested_devices(devices) -> int | None:
@@ -90,5 +104,5 @@ def harden(trainer_config: dict, dist_timeout: int) -> dict:
 
 
 def guard_callbacks() -> list:
-    """Callbacks every run gets: stop on a non-finite loss, and name a DDP rank that died."""
-    return [FiniteLossGuard(), DeadRankReport()]
+    """Callbacks every run gets: stop on a non-finite loss, name a DDP rank that died, stop all ranks on SIGTERM."""
+    return [FiniteLossGuard(), DeadRankReport(), StopTogether()]

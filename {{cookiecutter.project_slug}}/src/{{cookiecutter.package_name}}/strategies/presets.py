@@ -12,7 +12,9 @@ def list_presets() -> dict[str, str]:
     """Preset name -> its first ``# ...`` line (what it does and what it needs)."""
     presets = {}
     for path in sorted((config_dir() / "strategy").glob("*.yaml")):
-        comments = [line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#")]
+        comments = [
+            line.lstrip("# ").strip() for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#")
+        ]
         presets[path.stem] = comments[0] if comments else ""
     return presets
 

@@ -1,6 +1,6 @@
 """``{{ cookiecutter.package_name }} doctor``: can this machine train, with which presets and precisions, and what is broken (and the fix)."""
 
-import os
+import pkgutil
 import platform
 import sys
 from collections.abc import Iterator
@@ -13,7 +13,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from {{ cookiecutter.package_name }}.data.base import loader_workers, usable_cores
 from {{ cookiecutter.package_name }}.rundir import config_dir
+from {{ cookiecutter.package_name }}.troubleshoot.precision import precisions_refused
 
 #: packages whose presence or version matters to {{ cookiecutter.package_name }} (``lightning`` must NOT be installed next to it).
 PACKAGES = ("pytorch-lightning", "lightning", "torchvision", "torchmetrics", "ray", "psutil")
@@ -80,7 +82,7 @@ def inspect_machine() -> Machine:
         cudnn=str(cudnn) if cudnn else None,
         nccl=_nccl() if torch.distributed.is_available() and torch.distributed.is_nccl_available() else None,
         gpus=_gpus() if available else [],
-        cpus=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+        cpus=usable_cores(),
         packages={name: _version(name) for name in PACKAGES},
     )
 
@@ -145,6 +147,17 @@ def preset_support(preset: dict, machine: Machine) -> str:
     return "yes"
 
 
+def preset_precisions(preset: dict) -> str:
+    """The precisions Lightning refuses with a preset's strategy (e.g. ``16-mixed`` with FSDP2), asked of Lightning."""
+    strategy = ((preset or {}).get("trainer") or {}).get("strategy", "auto")
+    if isinstance(strategy, dict):
+        cls, init_args = pkgutil.resolve_name(strategy["class_path"]), strategy.get("init_args") or {}
+        refused = precisions_refused(lambda: cls(**init_args))
+    else:
+        refused = precisions_refused(lambda: strategy)
+    return f"Lightning refuses precision {', '.join(refused)}" if refused else "any precision"
+
+
 def _table(title: str, rows: list[tuple[str, str]]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left", title_style="bold")
     table.add_column(style="bold cyan")
@@ -165,15 +178,24 @@ def render(machine: Machine, findings: list[Finding], console: Console) -> None:
     ]
     gpus = [(f"GPU {g.index}", f"{g.name}: {g.free_mb:.0f} of {g.total_mb:.0f} MB free") for g in machine.gpus]
     console.print(_table("{{ cookiecutter.package_name }} doctor · versions", versions + (gpus or [("GPUs", "no GPU")])))
-    presets = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((config_dir() / "strategy").glob("*.yaml"))}
-    can = [(f"--strategy {name}", preset_support(preset, machine)) for name, preset in presets.items()]
-    # DataLoader workers: the CPUs shared by the GPUs, one left for the main process, at most 8.
-    workers = max(0, min(8, machine.cpus // max(1, len(machine.gpus)) - 1))
+    files = sorted((config_dir() / "strategy").glob("*.yaml"))
+    presets = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in files}
+    can = [
+        (f"--strategy {name}", f"{preset_support(preset, machine)}; {preset_precisions(preset)}")
+        for name, preset in presets.items()
+    ]
+    # What the data modules choose by default: per rank, one rank per GPU; none when training on the CPU.
+    workers = loader_workers(machine.cpus, len(machine.gpus)) if machine.gpus else 0
     can += [
         ("precision 32-true", "yes"),
         ("precision 16-mixed", "yes" if machine.gpus else "CPU: falls back to bf16-mixed"),
         ("precision bf16-mixed", "yes" if all(g.bf16 for g in machine.gpus) else "no: GPU before Ampere"),
-        ("--data.num_workers", f"{workers} for image files; 0 for in-memory data (digits)"),
+        (
+            "--data.num_workers",
+            f"{workers} per rank for image files; 0 for in-memory data (digits)"
+            if machine.gpus
+            else "0: training on the CPU keeps its cores",
+        ),
     ]
     console.print(_table("this machine can run", can))
     for finding in findings:

@@ -15,11 +15,11 @@ def update_saved_config(run_dir: Path | str, changes: dict[str, object]) -> None
     path = Path(run_dir) / "config.yaml"
     if not changes or not path.is_file():
         return
-    config = yaml.safe_load(path.read_text()) or {}
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     for dotted, value in changes.items():
         *parents, leaf = dotted.split(".")
         node = config
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -92,7 +92,10 @@ def _tuner(plan: Plan, guard):
             storage_path=str(plan.search_dir.parent),
             failure_config=tune.FailureConfig(max_failures=options.max_failures),
             stop=guard,
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # PBT restores a trial from the checkpoint a donor had at its last perturbation, which the donor's
+            # later reports would push out of a short history: the restore then fails ("does not exist on
+            # storage anymore") and the trial is lost. PBT keeps every checkpoint of a trial.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=None if plan.scheduler == "pbt" else 2),
             callbacks=[*ray_callbacks(), RichProgress(plan.metric, plan.mode, plan.max_epochs), guard],
             verbose=0,
         ),

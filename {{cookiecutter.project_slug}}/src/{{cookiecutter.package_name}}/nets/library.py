@@ -1,0 +1,113 @@
+"""Backbones from torchvision and timm by name: ``torchvision:resnet50``, ``timm:convnext_tiny``.
+
+Each library builds the network; {{ cookiecutter.package_name }} only fits its two ends to the data (the head to ``num_classes``, the
+stem to ``in_channels``) and makes the library's pretrained weights fail in one line when they are neither cached
+nor downloadable. timm is an optional extra (``pip install -e ".[timm]"``). A pretrained network carries
+``input_spec`` (image size, mean, std from the weights' own metadata), printed as a note so the data can match it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+
+from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean, say
+from {{ cookiecutter.package_name }}.nets.layers import new_head, new_stem
+from {{ cookiecutter.package_name }}.nets.weights import first_line
+
+OFFLINE_FIX = "copy it there from a machine that is online, or pass a local file with --model.weights PATH"
+
+
+def build_library_net(spec: str, in_channels: int, num_classes: int, pretrained: bool) -> nn.Module:
+    """The network named ``family:name``, with the library's pretrained weights when ``pretrained``."""
+    family, _, name = spec.partition(":")
+    builders = {"torchvision": torchvision_net, "timm": timm_net}
+    if family not in builders or not name:
+        raise UserError(f"--model.backbone: '{spec}' is not 'torchvision:NAME' or 'timm:NAME'.")
+    net = builders[family](name, in_channels, num_classes, pretrained)
+    spec_ = getattr(net, "input_spec", None)
+    if spec_:
+        say(
+            f"{spec} weights were trained on {spec_['image_size']}px images normalised with mean {spec_['mean']} "
+            f"and std {spec_['std']}; give the data the same (for image folders: --data.image_size, --data.mean, "
+            "--data.std)."
+        )
+    return net
+
+
+def torchvision_net(name: str, in_channels: int, num_classes: int, pretrained: bool) -> nn.Module:
+    from torchvision import models
+
+    available = models.list_models(module=models)  # classification models only
+    if name not in available:
+        raise UserError(
+            f"--model.backbone: torchvision has no classification model '{name}'.{did_you_mean(name, available)} "
+            "torchvision.models.list_models() lists them."
+        )
+    if not pretrained:
+        net = models.get_model(name, weights=None, num_classes=num_classes)
+    else:
+        weights = models.get_model_weights(name).DEFAULT
+        fetch_torchvision_weights(f"torchvision:{name}", weights.url)
+        net = models.get_model(name, weights=weights)  # the library's own loading (a few models remap keys)
+        new_head(net, num_classes)
+        preset = weights.transforms()
+        net.input_spec = {"image_size": preset.crop_size[0], "mean": list(preset.mean), "std": list(preset.std)}
+    new_stem(net, in_channels)
+    if getattr(net, "aux_logits", False):  # Inception/GoogLeNet return auxiliary logits while training
+        net.aux_logits = False
+        for aux in ("AuxLogits", "aux1", "aux2"):
+            if hasattr(net, aux):
+                setattr(net, aux, None)
+    return net
+
+
+def fetch_torchvision_weights(spec: str, url: str) -> None:
+    """Make sure torch.hub's cache holds the file at ``url`` (where torchvision will look), or raise one line."""
+    path = Path(torch.hub.get_dir(), "checkpoints", Path(urlparse(url).path).name)
+    if path.is_file():
+        return
+    match = torch.hub.HASH_REGEX.search(path.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(path), hash_prefix=match.group(1) if match else None, progress=False)
+    except (OSError, RuntimeError) as err:  # URLError is an OSError; a hash mismatch a RuntimeError
+        raise UserError(
+            f"--model.pretrained: the {spec} weights are not in the cache ({path}) and could not be downloaded "
+            f"({first_line(err)}); {OFFLINE_FIX}."
+        ) from err
+
+
+def timm_net(name: str, in_channels: int, num_classes: int, pretrained: bool) -> nn.Module:
+    try:
+        import timm
+    except ImportError as err:
+        raise UserError(
+            f"--model.backbone timm:{name} needs timm: pip install -e '.[timm]' (or pip install timm)."
+        ) from err
+    if not timm.is_model(name):
+        raise UserError(
+            f"--model.backbone: timm has no model '{name}'.{did_you_mean(name, timm.list_models())} "
+            "timm.list_models('pattern*') lists them."
+        )
+    try:
+        net = timm.create_model(name, pretrained=pretrained, num_classes=num_classes, in_chans=in_channels)
+    except OSError as err:  # the hub is unreachable and the cache lacks the file (LocalEntryNotFoundError et al.)
+        if not pretrained:
+            raise
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        cfg = timm.get_pretrained_cfg(name)
+        where = f"{cfg.hf_hub_id} on the Hugging Face hub" if cfg and cfg.hf_hub_id else (cfg and cfg.url)
+
+        raise UserError(
+            f"--model.pretrained: the timm:{name} weights ({where}) are not in the cache ({HF_HUB_CACHE}) and "
+            f"could not be downloaded ({first_line(err)}); {OFFLINE_FIX}."
+        ) from err
+    if pretrained:
+        data = timm.data.resolve_data_config(model=net)
+        net.input_spec = {"image_size": data["input_size"][-1], "mean": list(data["mean"]), "std": list(data["std"])}
+    return net
