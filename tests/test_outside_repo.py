@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from litproj.tune import session
 from tests.helpers import ROOT
 
 
@@ -49,8 +48,11 @@ def test_installed_copy_reads_the_config_folder_named_by_the_environment(tmp_pat
     assert "max_epochs: 12" in done.stdout  # configs/default.yaml, not Lightning's 1000
 
 
+# >>> part:tune
 def test_joining_a_ray_cluster_ships_the_project_to_its_workers(monkeypatch):
     import ray
+
+    from litproj.tune import session
 
     calls: list[dict] = []
 
@@ -75,3 +77,6 @@ def test_joining_a_ray_cluster_ships_the_project_to_its_workers(monkeypatch):
     with pytest.raises(RuntimeError), session.ray_session(None):
         pass
     assert calls[-1]["runtime_env"]["working_dir"] == str(ROOT)
+
+
+# <<< part:tune
