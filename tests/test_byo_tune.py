@@ -27,15 +27,6 @@ SPACE = "model.hidden: {choice: [8, 16]}\nmodel.lr: {loguniform: [3.0e-3, 3.0e-2
 LOGGED = "(logged: train_loss, val_acc, val_loss)"
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    """One Ray start for the searches in this module; tune.py joins it."""
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def space(tmp_path: Path) -> str:
     path = tmp_path / "space.yaml"
     path.write_text(SPACE, encoding="utf-8")

@@ -35,15 +35,6 @@ TINY = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "3", "--tr
 OOM_SPACE = "data.batch_size: {grid: [16, 64]}\noom_recovery: {grid: [true, false]}\n"
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    """One Ray start for the searches in this module; tune.py joins it."""
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 @pytest.mark.slow  # four trials: 40-80 s on 2 cores
 def test_out_of_memory_trials_recover_or_fail_alone_and_the_search_ends_with_a_best_config(
     tmp_path, ray_session, capsys

@@ -18,3 +18,20 @@ def _no_inherited_run_folder(monkeypatch):
     """A test that calls ``build()`` directly leaves ``{{ cookiecutter.package_name | upper }}_RUN_DIR`` set, which later runs would take as
     a run folder chosen by a launcher (torchrun ranks inherit it): each test starts without it."""
     monkeypatch.delenv("{{ cookiecutter.package_name | upper }}_RUN_DIR", raising=False)
+
+
+# >>> part:tune
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """One Ray start for the searches in a test module; tune.py joins it."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+# <<< part:tune
