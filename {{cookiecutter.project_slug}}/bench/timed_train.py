@@ -19,6 +19,7 @@ T0 = float(os.environ.get("{{ cookiecutter.package_name | upper }}_BENCH_T0") or
 import pytorch_lightning as pl  # noqa: E402  (the import is what this phase measures)
 
 import {{ cookiecutter.package_name }}.cli.runner  # noqa: E402
+from {{ cookiecutter.package_name }}.cli.quick_exit import skip_shutdown_collections  # noqa: E402
 from {{ cookiecutter.package_name }}.errors import exit_on_user_error  # noqa: E402
 
 MARKS: dict[str, float] = {"import": time.time()}
@@ -70,6 +71,7 @@ def main() -> None:
         payload = {"t0": T0, "marks": MARKS, "metrics": results.get("metrics", {})}
         with open(out, "w", encoding="utf-8") as f:
             json.dump(payload, f)
+    skip_shutdown_collections()  # as train.py's main() does on the command line
 
 
 if __name__ == "__main__":

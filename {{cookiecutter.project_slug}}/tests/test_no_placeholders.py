@@ -10,12 +10,6 @@ from tests.helpers import ROOT
 
 MARKERS = re.compile(r"PLACEHOLDER|\bTODO\b|\bTBD\b|\bFIXME\b")
 TEMPLATE = ROOT / "{{ '{' }}{cookiecutter.project_slug}}"
-KNOWN: set[tuple[str, str]] = set()
-# >>> part:tune
-# Issue 17 item 1 (measured search results, pending their runs) replaces this line of docs/tuning.md; it is the
-# one placeholder allowed until then, in the repository and in the template. Any other one fails.
-KNOWN = {("tuning.md", "RESULTS_PLACEHOLDER")}
-# <<< part:tune
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+\.(?:png|svg|jpe?g|gif))\)")
 COMMAND = re.compile(r"(?:^|`|\$ )(?:python|bash|pytest|tensorboard) ")
 
@@ -32,7 +26,7 @@ def test_no_placeholder_text_in_the_readme_or_docs():
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
         for path in _read_by_users()
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if MARKERS.search(line) and (path.name, line.strip()) not in KNOWN
+        if MARKERS.search(line)
     ]
     assert not found, "placeholder text:\n" + "\n".join(found)
 

@@ -4,6 +4,7 @@ the interrupted one started (W&B offline, MLflow's local file store)."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -63,10 +64,11 @@ def test_resumed_fit_continues_tensorboard_wandb_and_mlflow_runs(tmp_path, offli
     events.Reload()
     # (step 0: the final metrics beside the hyperparameters, FinalMetricsToHParams)
     assert [e.step for e in events.Scalars("val/acc") if e.step] == [2, 5]
-    # W&B writes each session's offline folder under the same run id (two folders, or one when both runs start
-    # within the same second, since the folder name carries the start time to the second); `wandb sync` joins them.
-    assert list((run_dir / "wandb").glob(f"offline-run-*-{record['wandb']['id']}"))
-    assert not [f for f in (run_dir / "wandb").glob("offline-run-*") if not f.name.endswith(record["wandb"]["id"])]
+    # W&B writes each session's offline folder under the same run id: offline-run-<start second>-<id>, with "-1"
+    # appended when both sessions start within the same second; `wandb sync` joins them.
+    session = re.compile(rf"offline-run-\d{{ '{' }}{8}}_\d{{ '{' }}{6}}-{re.escape(record['wandb']['id'])}(-\d+)?")
+    folders = [f.name for f in (run_dir / "wandb").glob("offline-run-*")]
+    assert folders and all(session.fullmatch(name) for name in folders), folders
     assert sys.modules["wandb"].run is None
 
     # A saved config reused for another run folder starts new tracker runs there (nothing stale carried over).

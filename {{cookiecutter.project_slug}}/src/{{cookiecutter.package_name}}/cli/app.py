@@ -17,9 +17,10 @@ from pytorch_lightning.utilities.exceptions import MisconfigurationException
 from {{ cookiecutter.package_name }} import rundir
 from {{ cookiecutter.package_name }}.cli.args import FIT_THEN_TEST, Invocation, flag_values
 from {{ cookiecutter.package_name }}.cli.completion import PrintShtab
+from {{ cookiecutter.package_name }}.cli.input_spec import follow_weights
 from {{ cookiecutter.package_name }}.cli.parse_errors import constructor_error, explain, known_options, user_error_in_chain
 from {{ cookiecutter.package_name }}.cli.progress import CadencedRichProgressBar
-from {{ cookiecutter.package_name }}.errors import UserError, lightning_info_to_stdout
+from {{ cookiecutter.package_name }}.errors import UserError, lightning_info_to_stdout, say
 from {{ cookiecutter.package_name }}.reliability.checkpoint_guard import verify_checkpoint
 from {{ cookiecutter.package_name }}.reliability.checkpointing import LitCheckpoint, step_checkpoint
 from {{ cookiecutter.package_name }}.reliability.hardening import DEFAULT_DIST_TIMEOUT, guard_callbacks, harden, timeout_into_config
@@ -46,6 +47,8 @@ class LitCLI(LightningCLI):
 
     #: Set while parsing (``before_instantiate_classes``), so always a folder once the CLI is built.
     run_dir: Path
+    #: What the data took from pretrained weights (:mod:`{{ cookiecutter.package_name }}.cli.input_spec`), said once the build succeeds.
+    input_note: str | None = None
 
     def __init__(self, invocation: Invocation, trainer_defaults: dict | None = None):
         self.invocation = invocation
@@ -136,6 +139,8 @@ class LitCLI(LightningCLI):
         verify_checkpoint(self.ckpt_path, self.model, self.config.trust_checkpoint, strategy)
         if self.invocation.resume is not None:  # said once the checkpoint is known to load: a mistake stays one line
             self.invocation.resume.announce(self.invocation.stage)
+        if self.input_note and not rundir.is_child_rank():
+            say(self.input_note)
 
     @property
     def weights_only(self) -> bool:
@@ -157,7 +162,10 @@ class LitCLI(LightningCLI):
             return Path(inherited) if inherited else rundir.scratch_run_dir()
         resumed = self.ckpt_path if self.invocation.stage in ("fit", FIT_THEN_TEST) else None
         run_dir = rundir.run_dir_of(Path(resumed)) if resumed else None
-        if run_dir is None or not (run_dir / "config.yaml").is_file():  # resume in the checkpoint's run folder
+        if self.invocation.run_dir is not None:  # chosen by the caller: cv's fold_<k> folders
+            run_dir = self.invocation.run_dir
+            run_dir.mkdir(parents=True, exist_ok=True)
+        elif run_dir is None or not (run_dir / "config.yaml").is_file():  # resume in the checkpoint's run folder
             run_dir = rundir.new_run_dir(self.config.runs_dir, self.config.name)
         os.environ[rundir.RUN_DIR_ENV] = str(run_dir)
         return run_dir
@@ -178,6 +186,7 @@ class LitCLI(LightningCLI):
         self.tracker_runs = self._continued_tracker_runs()
         config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir, config.name, self.tracker_runs)
         config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
+        self.input_note = follow_weights(config, self.invocation.args, self.parser.default_config_files)
 
     def instantiate_trainer(self, **kwargs) -> Trainer | None:
         if self.config.plan:  # planning needs no Trainer (and may target devices this machine lacks)

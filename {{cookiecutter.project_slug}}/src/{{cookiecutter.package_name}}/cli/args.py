@@ -16,7 +16,7 @@ from {{ cookiecutter.package_name }}.strategies import preset_path
 
 #: The example pair, used when neither the command line nor a ``--config`` file names a class.
 DEFAULT_CLASSES = {"model": "{{ cookiecutter.package_name }}.module.ImageClassifier", "data": "{{ cookiecutter.package_name }}.data.DigitsDataModule"}
-STAGES = ("fit", "validate", "test", "predict", "export")
+STAGES = ("fit", "validate", "test", "predict", "export", "cv")
 FIT_THEN_TEST = "fit+test"
 #: Config folders whose files add an option (a logger, a strategy) rather than name an experiment.
 OPTION_FOLDERS = ("logger", "strategy")
@@ -105,6 +105,25 @@ class Invocation:
     resume: Resume | None = None
     #: ``export``'s ``--format``, taken off the arguments (:func:`{{ cookiecutter.package_name }}.cli.export.take_format`).
     export_format: str | None = None
+    #: The run folder, when the caller chose it (``cv``'s ``fold_<k>`` folders); ``None``: the next free version.
+    run_dir: Path | None = None
+
+    def run_location(self) -> tuple[str, str]:
+        """``(runs_dir, name)`` as the parser will see them, before it runs."""
+        configs = flag_values(self.args, "--config", "-c")
+        return _setting(self.args, configs, "runs_dir", "runs"), _setting(self.args, configs, "name", self.experiment)
+
+    def class_path(self, group: str) -> str | None:
+        """The class the parser will build for ``group`` (``model``/``data``): the last flag or config naming it."""
+        named = None
+        for i in range(len(self.args)):
+            if size := _class_flag_at(self.args, i, group):
+                named = self.args[i + 1] if size == 2 else self.args[i].split("=", 1)[1]
+            elif config := flag_values(self.args[i : i + 2], "--config", "-c")[:1]:
+                section = _top_level(Path(config[0])).get(group)
+                section = section.get("class_path") if isinstance(section, dict) else section
+                named = section if isinstance(section, str) else named
+        return named
 
 
 def wants_debug(args: list[str]) -> bool:
@@ -129,7 +148,7 @@ def prepare(argv: list[str]) -> Invocation:
     experiment = Path(naming[-1]).stem if naming else "default"
     ckpt = flag_value(args, "--ckpt_path")
     resume = None
-    if ckpt:
+    if ckpt and stage != "cv":  # cv refuses --ckpt_path ({{ cookiecutter.package_name }}.cli.cv)
         runs_dir, name = _setting(args, configs, "runs_dir", "runs"), _setting(args, configs, "name", experiment)
         resume = from_checkpoint(ckpt, runs_dir, name, args)
     if resume is not None:  # the saved config first: everything the user typed overrides it

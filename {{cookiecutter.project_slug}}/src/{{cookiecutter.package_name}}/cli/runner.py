@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.cli import args as cli_args
 from {{ cookiecutter.package_name }}.cli.app import LitCLI, build
 from {{ cookiecutter.package_name }}.cli.export import export_checkpoint
 from {{ cookiecutter.package_name }}.cli.predictions import PredictionWriter, check_predictable
+from {{ cookiecutter.package_name }}.cli.quick_exit import skip_shutdown_collections
 from {{ cookiecutter.package_name }}.cli.summary import collect_results, print_presets, report
 from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error, say
 from {{ cookiecutter.package_name }}.reliability.preemption import exit_on_preemption
@@ -80,6 +81,10 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
         print_presets(list_presets())
         return {}
     invocation = cli_args.prepare(argv)
+    if invocation.stage == "cv":
+        from {{ cookiecutter.package_name }}.cli.cv import cross_validate  # imported here: cv trains each fold with execute() above
+
+        return cross_validate(invocation, trainer_defaults)
     previous_run_dir = os.environ.get(RUN_DIR_ENV)
     try:
         cli = build(invocation, trainer_defaults)
@@ -100,7 +105,10 @@ def run(argv: list[str] | None = None, trainer_defaults: dict | None = None) -> 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``train.py``: one-line errors with exit code 2 unless ``--debug``."""
+    command_line = argv is None
     argv = sys.argv[1:] if argv is None else argv
     debug = cli_args.wants_debug(argv)
     with exit_on_user_error(debug), explain_errors(debug), exit_on_preemption():
         run(argv)
+    if command_line:
+        skip_shutdown_collections()

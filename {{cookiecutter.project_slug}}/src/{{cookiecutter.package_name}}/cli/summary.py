@@ -53,10 +53,16 @@ def print_summary(results: dict) -> None:
     Console().print(table)
 
 
-def report(results: dict) -> Path:
-    """Write ``results.json``, print the summary, and end with the line tools read: ``results: <path>``."""
+def write_results(results: dict) -> Path:
+    """``results.json`` in the run folder ``results`` names."""
     path = Path(results["run_dir"]) / "results.json"
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def report(results: dict) -> Path:
+    """Write ``results.json``, print the summary, and end with the line tools read: ``results: <path>``."""
+    path = write_results(results)
     print_summary(results)
     print(f"results: {path}", flush=True)
     return path

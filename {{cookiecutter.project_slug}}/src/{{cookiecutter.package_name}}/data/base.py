@@ -14,6 +14,7 @@ from torchvision.transforms import v2
 
 from {{ cookiecutter.package_name }}.data.augment import Augment, augmentation, batch_mix, check_alphas
 from {{ cookiecutter.package_name }}.data.balance import balanced_sampler, class_counts, counts_line, inverse_frequency, labels_of, write_counts
+from {{ cookiecutter.package_name }}.data.folds import check_folds, fold_split
 from {{ cookiecutter.package_name }}.data.images import ImageFiles, eval_transform, list_images
 from {{ cookiecutter.package_name }}.data.in_memory import in_memory_root, on_device, resident_device, whole_batch
 from {{ cookiecutter.package_name }}.data.resumable import ResumableLoader
@@ -62,6 +63,10 @@ class ClassificationDataModule(LightningDataModule):
         cutmix: CutMix's alpha for training batches (0: off); with ``mixup`` too, each batch gets one of them.
         balance: for unbalanced classes, ``sampler`` draws every class equally often, ``loss`` weights the
             cross-entropy by inverse class frequency (the module reads :attr:`class_weights`).
+        folds: k-fold cross-validation: pool the training and validation samples and cut them into this many
+            stratified folds from ``seed`` (0: the usual split). ``python train.py cv`` trains every fold.
+        fold: which fold (0 to ``folds - 1``) is the validation set; the others are trained on, the test split
+            stays as it is (:mod:`{{ cookiecutter.package_name }}.data.folds`).
     """
 
     image_size: int = 0
@@ -81,9 +86,12 @@ class ClassificationDataModule(LightningDataModule):
         mixup: float = 0.0,
         cutmix: float = 0.0,
         balance: Literal["none", "sampler", "loss"] = "none",
+        folds: int = 0,
+        fold: int | None = None,
     ):
         super().__init__()
         check_alphas(mixup, cutmix)
+        check_folds(folds, fold)
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -94,6 +102,8 @@ class ClassificationDataModule(LightningDataModule):
         self.mixup = mixup
         self.cutmix = cutmix
         self.balance = balance
+        self.folds = folds
+        self.fold = fold
         self.class_weights: torch.Tensor | None = None  # set at setup when balance == "loss"
         self.mix = None  # MixUp/CutMix, built at setup once the classes are known
         self.train_set: Dataset | None = None
@@ -122,6 +132,10 @@ class ClassificationDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage != "predict" and self.train_set is None:
             self.train_set, self.val_set, self.test_set = self.make_splits()
+            if self.folds:
+                assert self.fold is not None  # check_folds
+                split = fold_split(self.train_set, self.val_set, self.folds, self.fold, self.seed, type(self).__name__)
+                self.train_set, self.val_set = split
             self.mix = batch_mix(self.mixup, self.cutmix, self.num_classes)
             self.count_classes()
 

@@ -10,7 +10,15 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
 from {{ cookiecutter.package_name }}.data.augment import Augment
 from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
-from {{ cookiecutter.package_name }}.data.images import IMAGENET_MEAN, IMAGENET_STD, ImageFiles, eval_transform, readable, train_transform
+from {{ cookiecutter.package_name }}.data.images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageFiles,
+    channel_stats,
+    eval_transform,
+    readable,
+    train_transform,
+)
 from {{ cookiecutter.package_name }}.errors import UserError
 
 SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
@@ -24,9 +32,11 @@ class ImageFolderDataModule(ClassificationDataModule):
 
     Args:
         data_dir: the folder of class folders (or of split folders).
-        image_size: images are resized (eval) or randomly cropped (train) to this square size.
+        image_size: images are resized (eval) or randomly cropped (train) to this square size. With pretrained
+            library weights, ``image_size``, ``mean`` and ``std`` left unset follow the weights' metadata.
         in_channels: 3 for colour, 1 to convert to grayscale.
-        mean: per-channel normalisation mean; ``None`` uses ImageNet's for colour and 0.5 for grayscale.
+        mean: per-channel normalisation mean; ``None`` uses ImageNet's for colour and 0.5 for grayscale. One
+            value serves every channel; three serve grayscale as their average.
         std: per-channel normalisation std, as ``mean``.
         augment: training-split augmentation preset (``light``: random resized crops, flips, colour jitter).
         hflip: horizontal flips in augmentation (turn off for text, digits, or anything with a handedness).
@@ -55,8 +65,8 @@ class ImageFolderDataModule(ClassificationDataModule):
         self.image_size = image_size
         self.in_channels = in_channels
         gray = in_channels == 1
-        self.mean = mean or ([0.5] if gray else list(IMAGENET_MEAN))
-        self.std = std or ([0.5] if gray else list(IMAGENET_STD))
+        self.mean = channel_stats(mean, in_channels, "--data.mean") or ([0.5] if gray else list(IMAGENET_MEAN))
+        self.std = channel_stats(std, in_channels, "--data.std") or ([0.5] if gray else list(IMAGENET_STD))
         self.hflip = hflip
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction

@@ -20,6 +20,20 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 Stats = Sequence[float] | None
 
 
+def channel_stats(values: Stats, in_channels: int, flag: str) -> list[float] | None:
+    """``values`` (a mean or std) as one number per channel: one number serves every channel; a colour triple
+    serves grey images as its average, close to what pretrained weights expect once their stem sums its colour
+    filters (:func:`{{ cookiecutter.package_name }}.nets.layers.fold_channels`). Any other count is a one-line error naming ``flag``."""
+    if values is None:
+        return None
+    values = [float(v) for v in values]
+    if len(values) == in_channels:
+        return values
+    if values and (len(values) == 1 or in_channels == 1):
+        return [sum(values) / len(values)] * in_channels
+    raise UserError(f"{flag}: {len(values)} values for {in_channels}-channel images; give one per channel.")
+
+
 def _to_tensor(in_channels: int, mean: Stats, std: Stats) -> list:
     steps = [v2.Grayscale(1) if in_channels == 1 else v2.RGB(), v2.ToDtype(torch.float32, scale=True)]
     return steps + ([v2.Normalize(list(mean), list(std))] if mean is not None and std is not None else [])

@@ -10,7 +10,7 @@ from torchvision import datasets
 
 from {{ cookiecutter.package_name }}.data.augment import Augment
 from {{ cookiecutter.package_name }}.data.base import ClassificationDataModule
-from {{ cookiecutter.package_name }}.data.images import eval_transform, train_transform
+from {{ cookiecutter.package_name }}.data.images import channel_stats, eval_transform, train_transform
 from {{ cookiecutter.package_name }}.errors import UserError
 
 
@@ -47,6 +47,11 @@ class TorchvisionDataModule(ClassificationDataModule):
         val_fraction: share of the training set held out for validation.
         augment: training-split augmentation preset (flips only where they keep the label).
         verify_checksums: CIFAR-10's MD5 check; turn off only for a locally built subset.
+        image_size: resize the images to this square size; ``None`` keeps the dataset's own (28 or 32).
+        mean: per-channel normalisation mean; ``None`` uses the dataset's statistics. With pretrained library
+            weights, ``image_size``, ``mean`` and ``std`` left unset follow the weights' metadata (a colour mean
+            serves grayscale MNIST as its average).
+        std: per-channel normalisation std, as ``mean``.
         **kwargs: loader options of :class:`ClassificationDataModule`.
     """
 
@@ -58,6 +63,9 @@ class TorchvisionDataModule(ClassificationDataModule):
         val_fraction: float = 0.1,
         augment: Augment = "light",
         verify_checksums: bool = True,
+        image_size: int | None = None,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
         **kwargs,
     ):
         super().__init__(augment=augment, **kwargs)
@@ -68,8 +76,10 @@ class TorchvisionDataModule(ClassificationDataModule):
         self.val_fraction = val_fraction
         self.hflip = self.spec.hflip
         self.verify_checksums = verify_checksums
-        self.image_size = self.spec.image_size
+        self.image_size = image_size or self.spec.image_size
         self.in_channels = self.spec.in_channels
+        self.mean = channel_stats(mean, self.in_channels, "--data.mean") or list(self.spec.mean)
+        self.std = channel_stats(std, self.in_channels, "--data.std") or list(self.spec.std)
         self.class_names = list(getattr(self.spec.cls, "classes", CIFAR10_CLASSES))
 
     def _load(self, train: bool, transform):
@@ -92,12 +102,11 @@ class TorchvisionDataModule(ClassificationDataModule):
             self._load(False, None)
 
     def predict_transform(self):
-        return eval_transform(self.image_size, self.in_channels, self.spec.mean, self.spec.std)
+        return eval_transform(self.image_size, self.in_channels, self.mean, self.std)
 
     def make_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         eval_tf = self.predict_transform()
-        spec = self.spec
-        train_tf = train_transform(self.augmentation(), self.image_size, self.in_channels, spec.mean, spec.std)
+        train_tf = train_transform(self.augmentation(), self.image_size, self.in_channels, self.mean, self.std)
         train_full = self._load(True, train_tf)
         eval_full = self._load(True, eval_tf)
         self.check_labels(torch.as_tensor(train_full.targets), f"{self.dataset} ({self.data_dir})")

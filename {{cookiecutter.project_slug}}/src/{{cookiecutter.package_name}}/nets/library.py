@@ -3,7 +3,8 @@
 Each library builds the network; {{ cookiecutter.package_name }} only fits its two ends to the data (the head to ``num_classes``, the
 stem to ``in_channels``) and makes the library's pretrained weights fail in one line when they are neither cached
 nor downloadable. timm is an optional extra (``pip install -e ".[timm]"``). A pretrained network carries
-``input_spec`` (image size, mean, std from the weights' own metadata), printed as a note so the data can match it.
+``input_spec`` (image size, mean, std from the weights' own metadata, :func:`weights_input_spec`); the CLI gives
+the data those values unless the user set them (:mod:`{{ cookiecutter.package_name }}.cli.input_spec`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean, say
+from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
 from {{ cookiecutter.package_name }}.nets.layers import new_head, new_stem
 from {{ cookiecutter.package_name }}.nets.weights import first_line
 
@@ -27,15 +28,34 @@ def build_library_net(spec: str, in_channels: int, num_classes: int, pretrained:
     builders = {"torchvision": torchvision_net, "timm": timm_net}
     if family not in builders or not name:
         raise UserError(f"--model.backbone: '{spec}' is not 'torchvision:NAME' or 'timm:NAME'.")
-    net = builders[family](name, in_channels, num_classes, pretrained)
-    spec_ = getattr(net, "input_spec", None)
-    if spec_:
-        say(
-            f"{spec} weights were trained on {spec_['image_size']}px images normalised with mean {spec_['mean']} "
-            f"and std {spec_['std']}; give the data the same (for image folders: --data.image_size, --data.mean, "
-            "--data.std)."
-        )
-    return net
+    return builders[family](name, in_channels, num_classes, pretrained)
+
+
+def weights_input_spec(spec: str) -> dict | None:
+    """``{"image_size", "mean", "std"}`` the library's default weights for ``spec`` were trained with, from their
+    metadata alone (nothing is downloaded, so the data can be configured before the network is built): the crop
+    of torchvision's transforms preset, timm's ``pretrained_cfg``. ``None`` for a name the library does not know
+    (building the network says so in one line) or when timm is missing."""
+    family, _, name = spec.partition(":")
+    if family == "torchvision":
+        from torchvision import models
+
+        try:
+            preset = models.get_model_weights(name).DEFAULT.transforms()
+        except ValueError:  # not a torchvision model
+            return None
+        return {"image_size": preset.crop_size[0], "mean": list(preset.mean), "std": list(preset.std)}
+    if family == "timm":
+        try:
+            import timm
+        except ImportError:
+            return None
+        cfg = timm.get_pretrained_cfg(name)
+        if cfg is None:
+            return None
+        data = timm.data.resolve_data_config(pretrained_cfg=cfg.to_dict())
+        return {"image_size": data["input_size"][-1], "mean": list(data["mean"]), "std": list(data["std"])}
+    return None
 
 
 def torchvision_net(name: str, in_channels: int, num_classes: int, pretrained: bool) -> nn.Module:
@@ -54,8 +74,7 @@ def torchvision_net(name: str, in_channels: int, num_classes: int, pretrained: b
         fetch_torchvision_weights(f"torchvision:{name}", weights.url)
         net = models.get_model(name, weights=weights)  # the library's own loading (a few models remap keys)
         new_head(net, num_classes)
-        preset = weights.transforms()
-        net.input_spec = {"image_size": preset.crop_size[0], "mean": list(preset.mean), "std": list(preset.std)}
+        net.input_spec = weights_input_spec(f"torchvision:{name}")
     new_stem(net, in_channels)
     if getattr(net, "aux_logits", False):  # Inception/GoogLeNet return auxiliary logits while training
         net.aux_logits = False
@@ -108,6 +127,5 @@ def timm_net(name: str, in_channels: int, num_classes: int, pretrained: bool) ->
             f"could not be downloaded ({first_line(err)}); {OFFLINE_FIX}."
         ) from err
     if pretrained:
-        data = timm.data.resolve_data_config(model=net)
-        net.input_spec = {"image_size": data["input_size"][-1], "mean": list(data["mean"]), "std": list(data["std"])}
+        net.input_spec = weights_input_spec(f"timm:{name}")
     return net

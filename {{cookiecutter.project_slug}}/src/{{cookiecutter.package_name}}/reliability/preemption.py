@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
+from lightning_utilities.core.rank_zero import rank_zero_only
 from pytorch_lightning import Callback
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
@@ -28,11 +29,12 @@ def exit_on_preemption() -> Iterator[None]:
     try:
         yield
     except SIGTERMException:
-        print(
-            "stopped by SIGTERM: saved last.ckpt; resume with: python train.py --ckpt_path last (plus your flags)",
-            file=sys.stderr,
-            flush=True,
-        )
+        if getattr(rank_zero_only, "rank", 0) == 0:  # every rank stops; one line says so
+            print(
+                "stopped by SIGTERM: saved last.ckpt; resume with: python train.py --ckpt_path last (plus your flags)",
+                file=sys.stderr,
+                flush=True,
+            )
         raise SystemExit(128 + signal.SIGTERM) from None
 
 
