@@ -7,12 +7,14 @@ checkpoint reloaded and tested, confusion matrix drawn) and ``report`` (summary 
 interpreter exit). Interleaved with it runs the baseline, bench/lightning_baseline.py: the same job written by
 hand with Lightning alone (same data, network size, epochs, TensorBoard, best + last checkpoints, test of the
 best); the table ends with train.py's time as a multiple of it. ``--plain`` also times the literal ``python
-train.py`` as a check that the timestamps cost nothing; ``--compare_env`` adds a variant with extra
-environment variables (e.g. ``OMP_WAIT_POLICY=PASSIVE``), interleaved with the default.
+train.py`` as a check that the timestamps cost nothing; ``--shutdown_gc`` adds train.py with the interpreter's
+shutdown collections put back (bench/shutdown_gc.py: what litproj.cli.quick_exit saves); ``--compare_env`` adds a
+variant with extra environment variables (e.g. ``OMP_WAIT_POLICY=PASSIVE``), interleaved with the default.
 
     python bench/e2e.py                       # 5 repetitions of the default run
     python bench/e2e.py --quick               # 1 repetition of a 1-epoch run (smoke test)
     python bench/e2e.py --compare_env OMP_NUM_THREADS=1 --plain
+    python bench/e2e.py --env OMP_NUM_THREADS=1 --plain --shutdown_gc
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = benchlib.train_script_parser(__doc__.split("\n\n")[0], reps=5)
     parser.add_argument("--plain", action="store_true", help="also time the literal `python train.py`")
     parser.add_argument("--compare_env", action="append", default=[], help="KEY=VALUE for an extra variant")
+    parser.add_argument(
+        "--shutdown_gc", action="store_true", help="also time train.py with shutdown's collector passes put back"
+    )
     return parser.parse_args(argv)
 
 
@@ -58,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     if args.plain:
         variants["train.py"] = variant("train.py", plain, base_env)
+    if args.shutdown_gc:  # what litproj.cli.quick_exit saves
+        shutdown_gc = benchlib.ROOT / "bench" / "shutdown_gc.py"
+        variants["train.py + shutdown gc"] = variant("train.py + shutdown gc", shutdown_gc, base_env)
     if extra_env:
         label = "timed + " + " ".join(f"{k}={v}" for k, v in extra_env.items())
         variants[label] = variant(label, timed, {**base_env, **extra_env})

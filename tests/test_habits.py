@@ -17,6 +17,7 @@ from tests.helpers import ROOT
 GUIDES = [
     "own_project.md",
     "models.md",
+    "finetuning.md",
     "strategies.md",
     "tuning.md",
     "troubleshooting.md",

@@ -125,7 +125,7 @@ def test_overhead_quick(tmp_path):
 
 
 def test_e2e_quick(tmp_path):
-    report = _bench(tmp_path, "e2e.py")
+    report = _bench(tmp_path, "e2e.py", "--shutdown_gc")
     (row,) = report["runs"]["train.py (timed)"]
     assert row["returncode"] == 0 and row["test/acc"] > 0.1
     phases = [row[p] for p in ("import", "build", "data", "fit", "test", "report")]
@@ -133,6 +133,8 @@ def test_e2e_quick(tmp_path):
     assert sum(phases) == pytest.approx(row["total"], rel=1e-6)
     (baseline,) = report["runs"]["Lightning by hand"]  # the hand-written Lightning script, interleaved
     assert baseline["returncode"] == 0 and baseline["test/acc"] > 0.1
+    (collected,) = report["runs"]["train.py + shutdown gc"]  # train.py with shutdown's collections put back
+    assert collected["returncode"] == 0 and collected["test/acc"] == row["test/acc"]
 
 
 @pytest.mark.slow

@@ -49,33 +49,33 @@ def folds_of(folds: int, seed: int = 42) -> list[DigitsDataModule]:
 
 
 @pytest.fixture(scope="module")
-def three_folds(tmp_path_factory) -> tuple[dict, str]:
-    """One tiny 3-fold cv on digits: its results and what it printed."""
+def five_folds(tmp_path_factory) -> tuple[dict, str]:
+    """One tiny 5-fold cv on digits: its results and what it printed."""
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        results = cv(tmp_path_factory.mktemp("cv") / "runs", "--data.folds", "3")
+        results = cv(tmp_path_factory.mktemp("cv") / "runs", "--data.folds", "5")
     return results, printed.getvalue()
 
 
-def test_cv_prints_each_fold_and_their_mean_and_std(three_folds):
-    results, out = three_folds
+def test_cv_prints_each_fold_and_their_mean_and_std(five_folds):
+    results, out = five_folds
     lines = out.strip().splitlines()
     path = Path(results["run_dir"]) / "results.json"
     assert lines[-1] == f"results: {path}"
-    assert [line.split(":")[0] for line in lines if line.startswith("fold ")] == [f"fold {k} of 3" for k in range(3)]
+    assert [line.split(":")[0] for line in lines if line.startswith("fold ")] == [f"fold {k} of 5" for k in range(5)]
     row = next(line for line in lines if "mean ± std" in line)
     acc = [fold["metrics"]["val/acc"] for fold in results["per_fold"]]
     assert f"{np.mean(acc):.4f} ± {np.std(acc):.4f}" in row
-    for k in range(3):  # each fold's row shows its own score
+    for k in range(5):  # each fold's row shows its own score
         cells = [[cell.strip() for cell in line.split("│")[1:3]] for line in lines if "│" in line]
         assert [str(k), f"{acc[k]:.4f}"] in cells, out
 
 
-def test_results_json_holds_each_fold_and_mean_and_std(three_folds):
-    results, _ = three_folds
+def test_results_json_holds_each_fold_and_mean_and_std(five_folds):
+    results, _ = five_folds
     saved = json.loads((Path(results["run_dir"]) / "results.json").read_text(encoding="utf-8"))
-    assert saved["stage"] == "cv" and saved["folds"] == 3
-    assert [fold["fold"] for fold in saved["per_fold"]] == [0, 1, 2]
+    assert saved["stage"] == "cv" and saved["folds"] == 5
+    assert [fold["fold"] for fold in saved["per_fold"]] == [0, 1, 2, 3, 4]
     for key in ("val/acc", "val/loss"):
         values = [fold["metrics"][key] for fold in saved["per_fold"]]
         assert saved["mean"][key] == pytest.approx(np.mean(values))
@@ -87,16 +87,16 @@ def test_results_json_holds_each_fold_and_mean_and_std(three_folds):
         own = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         assert own["metrics"]["val/acc"] == fold["metrics"]["val/acc"]
         config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-        assert (config["data"]["init_args"]["folds"], config["data"]["init_args"]["fold"]) == (3, k)
+        assert (config["data"]["init_args"]["folds"], config["data"]["init_args"]["fold"]) == (5, k)
 
 
-def test_out_of_fold_predictions_cover_every_sample_once(three_folds):
-    results, _ = three_folds
+def test_out_of_fold_predictions_cover_every_sample_once(five_folds):
+    results, _ = five_folds
     path = Path(results["oof_predictions"])
     assert path.parent == Path(results["run_dir"])
     with path.open(encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
-    modules = folds_of(3)
+    modules = folds_of(5)
     pool = len(modules[0].train_set) + len(modules[0].val_set)
     assert sorted(int(r["index"]) for r in rows) == list(range(pool))  # every train+val sample exactly once
     held_by = {i: k for k, data in enumerate(modules) for i in data.val_set.indices}

@@ -138,3 +138,28 @@ def test_user_module_without_the_attribute_is_one_line():
 
     with pytest.raises(UserError, match="has no network in attribute 'net'; pass attribute="):
         FreezeBackbone(1).freeze_before_training(Bare())
+
+
+class NormModes(Callback):
+    """Whether the backbone's BatchNorm layers normalise with their stored statistics in each training epoch."""
+
+    def __init__(self):
+        self.stored_stats: list[bool] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if batch_idx == 0:
+            norms = [m for m in pl_module.net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+            self.stored_stats.append(all(not m.training for m in norms))
+
+
+def test_frozen_batchnorm_trains_the_head_on_the_features_evaluation_sees():
+    torch.manual_seed(0)
+    model = ImageClassifier(freeze_backbone_epochs=2, scheduler=None)
+    modes = NormModes()
+    trainer = Trainer(
+        accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, limit_val_batches=1, max_epochs=3, callbacks=[modes],
+    )  # fmt: skip
+    data = TensorDataset(torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,)))
+    trainer.fit(model, DataLoader(data, batch_size=16), DataLoader(data, batch_size=16))
+    assert modes.stored_stats == [True, True, False]  # frozen epochs 0 and 1 (validation between them), then not

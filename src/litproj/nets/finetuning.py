@@ -52,8 +52,12 @@ class FreezeBackbone(BaseFinetuning):
         epochs: epochs that train the head alone; the backbone trains from epoch ``epochs`` on.
         attribute: the LightningModule attribute holding the network (``net`` in ``ImageClassifier``).
         train_bn: keep BatchNorm layers learning while frozen; ``False`` (the default) leaves their weights and
-            running statistics exactly as loaded, which is what a pretrained backbone needs on little data.
+            running statistics exactly as loaded and normalises with those statistics in training too, which is
+            what a pretrained backbone needs on little data.
     """
+
+    #: BatchNorm layers that :meth:`on_train_batch_start` keeps in eval mode while frozen.
+    NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
     def __init__(self, epochs: int = 1, attribute: str = "net", train_bn: bool = False):
         super().__init__()
@@ -61,6 +65,7 @@ class FreezeBackbone(BaseFinetuning):
             raise UserError(f"FreezeBackbone: epochs must be >= 0 (got {epochs}).")
         self.epochs, self.attribute, self.train_bn = epochs, attribute, train_bn
         self._frozen: list[nn.Parameter] = []  # what DDP does not see: frozen when it wrapped the model
+        self._frozen_norms: list[nn.Module] = []
 
     def backbone_of(self, pl_module: pl.LightningModule) -> list[nn.Module]:
         """The leaf modules of the network outside its head (what freezes and unfreezes)."""
@@ -78,10 +83,26 @@ class FreezeBackbone(BaseFinetuning):
             modules = self.backbone_of(pl_module)
             self.freeze(modules, train_bn=self.train_bn)
             self._frozen = [p for m in modules for p in m.parameters(recurse=False) if not p.requires_grad]
+            self._frozen_norms = [] if self.train_bn else [m for m in modules if isinstance(m, self.NORMS)]
 
     def finetune_function(self, pl_module: pl.LightningModule, epoch: int, optimizer: torch.optim.Optimizer) -> None:
         if epoch >= self.epochs and any(not p.requires_grad for p in self._frozen):
             self.make_trainable(self.backbone_of(pl_module))
+            for norm in self._frozen_norms:
+                norm.train()
+            self._frozen_norms = []
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
+        """Frozen BatchNorm layers normalise with their loaded statistics, as at validation and test.
+
+        Lightning's ``freeze(train_bn=False)`` stops the statistics from updating but leaves the layers in train
+        mode, where they normalise with each batch's own statistics: the head would learn on features that
+        validation and test never see (and a batch of one image fails). Set each batch, since a module's
+        ``on_validation_model_train`` may put the whole model back in train mode.
+        """
+        for norm in self._frozen_norms:
+            if norm.training:
+                norm.eval()
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
