@@ -17,6 +17,7 @@ interleaved per seed so that machine load falls on all of them alike. Plots: ben
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import statistics
@@ -74,19 +75,35 @@ def best_so_far(values: list[float | None]) -> list[float | None]:
     return curve
 
 
+def installed_searchers() -> list[str]:
+    """The searchers whose optional packages are importable here; the others are left out, saying how to add them
+    (BOHB needs the ``bohb`` extra, which the dev install leaves out)."""
+    from litproj.tune.methods import SEARCHERS as NEEDS
+
+    found = []
+    for name in SEARCHERS:
+        missing = [module for module in NEEDS[name] if importlib.util.find_spec(module) is None]
+        if missing:
+            print(f"{name} left out: needs {', '.join(missing)} (pip install -e '.[{name}]')", flush=True)
+        else:
+            found.append(name)
+    return found
+
+
 def run_all(args: argparse.Namespace, runs: Path) -> tuple[list[dict], list[dict]]:
     """Every arm of a seed before the next seed, so that a change in machine load falls on all arms alike."""
     grid_file = runs / "grid.yaml"
     grid_file.write_text(grid_space(args.search_samples), encoding="utf-8")
     trial_args = QUICK_TRIAL if args.quick else []
     scheduler_rows, searcher_rows = [], []
+    searchers = installed_searchers()
     for seed in args.seeds:
         for name in SCHEDULERS:
             given = ["--search", "random", "--scheduler", name, "--num_samples", str(args.num_samples)]
             row = search(runs, seed, args.max_epochs, trial_args, *given, "--space", str(SPACE))
             scheduler_rows.append({"scheduler": name, **row})
             print(f"seed {seed} {name}: best {row['best']:.4f}, {row['epochs']} epochs, {row['seconds']} s", flush=True)
-        for name in SEARCHERS:
+        for name in searchers:
             space, samples = (grid_file, 1) if name == "grid" else (SPACE, args.search_samples)
             scheduler = "hyperband" if name == "bohb" else "fifo"
             given = ["--search", name, "--scheduler", scheduler, "--num_samples", str(samples), "--space", str(space)]
@@ -108,7 +125,7 @@ def summarise(scheduler_rows: list[dict], searcher_rows: list[dict]) -> dict:
     for name in ("asha", "hyperband"):
         summary[name]["epoch_ratio"] = summary[name]["epochs"] / summary["fifo"]["epochs"]
         summary[name]["minus_fifo_points"] = 100 * (summary[name]["best"] - summary["fifo"]["best"])
-    for name in SEARCHERS:
+    for name in dict.fromkeys(r["searcher"] for r in searcher_rows):
         rows = [r for r in searcher_rows if r["searcher"] == name]
         length = min(len(r["curve"]) for r in rows)
         curves = [r["curve"] for r in rows]
@@ -133,10 +150,11 @@ def print_tables(summary: dict, scheduler_rows: list[dict], seeds: list[int]) ->
         rows.append([name, *cells, f"{100 * summary[name]['best']:.2f} / {summary[name]['epochs']:.0f}", ratio])
     columns = ["scheduler", *[f"seed {s}: acc % / epochs" for s in seeds], "mean", "epochs vs fifo"]
     benchlib.print_table("schedulers (random search)", columns, rows)
-    length = len(summary[SEARCHERS[0]]["mean_best_so_far"])
+    searchers = [name for name in SEARCHERS if name in summary]
+    length = len(summary[searchers[0]]["mean_best_so_far"])
     points = sorted({1, *(max(1, length * q // 4) for q in (1, 2, 3, 4))})
     searcher_table = []
-    for name in SEARCHERS:
+    for name in searchers:
         curve = summary[name]["mean_best_so_far"]
         shown = [f"{100 * curve[p - 1]:.2f}" if p <= len(curve) and curve[p - 1] is not None else "-" for p in points]
         later = summary[name]["mean_of_later_half"]
