@@ -29,13 +29,18 @@ def _metrics(trainer: Trainer) -> dict[str, float]:
     return {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
 
 
-def _can_test(model, data) -> bool:
-    """Whether the test after fit can run; a module or data without a test loop skips it, saying so."""
-    missing = [
+def missing_hooks(model, data, step: str, loader: str) -> list[str]:
+    """``"<Class> has no <hook>()"`` for the model's ``step`` and the data's ``loader`` that are not overridden."""
+    return [
         f"{type(owner).__name__} has no {hook}()"
-        for owner, hook in ((model, "test_step"), (data, "test_dataloader"))
+        for owner, hook in ((model, step), (data, loader))
         if owner is not None and not is_overridden(hook, owner)
     ]
+
+
+def _can_test(model, data) -> bool:
+    """Whether the test after fit can run; a module or data without a test loop skips it, saying so."""
+    missing = missing_hooks(model, data, "test_step", "test_dataloader")
     if missing:
         say(f"{' and '.join(missing)}: no test after training.")
     return not missing

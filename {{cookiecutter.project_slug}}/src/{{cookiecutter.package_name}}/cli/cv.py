@@ -11,14 +11,11 @@ DataModule (:mod:`{{ cookiecutter.package_name }}.data.folds`): a user's DataMod
 from __future__ import annotations
 
 import dataclasses
-import importlib
-import inspect
 import os
 from pathlib import Path
 
 import numpy as np
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.utilities.model_helpers import is_overridden
 from rich.console import Console
 from rich.table import Table
 
@@ -27,7 +24,8 @@ from {{ cookiecutter.package_name }}.cli.app import LitCLI, build
 from {{ cookiecutter.package_name }}.cli.args import Invocation, flag_value
 from {{ cookiecutter.package_name }}.cli.export import load_weights
 from {{ cookiecutter.package_name }}.cli.oof import OOF_FILE, HeldOut, OutOfFold, predict_held_out
-from {{ cookiecutter.package_name }}.cli.runner import execute
+from {{ cookiecutter.package_name }}.cli.parse_errors import import_class, init_parameters
+from {{ cookiecutter.package_name }}.cli.runner import execute, missing_hooks
 from {{ cookiecutter.package_name }}.cli.summary import write_results
 from {{ cookiecutter.package_name }}.data.folds import check_folds
 from {{ cookiecutter.package_name }}.errors import UserError
@@ -47,33 +45,6 @@ def _int_flag(args: list[str], flag: str) -> int | None:
         raise UserError(f"{flag}: expected a whole number (got {value}).") from None
 
 
-def init_arguments(cls: type) -> set[str]:
-    """The keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up to the base classes as the parser does."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        try:
-            parameters = inspect.signature(vars(klass)["__init__"]).parameters.values()
-        except (TypeError, ValueError):
-            break
-        names |= {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
-    return names
-
-
-def _data_class(invocation: Invocation) -> type | None:
-    """The DataModule class the folds' builds will make; ``None`` when it cannot be imported (the build says why)."""
-    path = invocation.class_path("data") or ""
-    module, _, name = path.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module), name) if module else None
-    except (ImportError, AttributeError, ValueError):
-        return None
-    return found if inspect.isclass(found) else None
-
-
 def check_cv(invocation: Invocation) -> tuple[int, list[int]]:
     """``(folds, the folds to train)``, or one line saying what stops cv, before anything is built or trained."""
     args = invocation.args
@@ -83,8 +54,8 @@ def check_cv(invocation: Invocation) -> tuple[int, list[int]]:
     check_folds(folds, 0 if only is None else only)
     if flag_value(args, "--ckpt_path") is not None:
         raise UserError("cv: --ckpt_path does not apply, every fold trains from the start; drop it.")
-    cls = _data_class(invocation)
-    if cls is not None and not set(FOLD_ARGUMENTS) <= init_arguments(cls):
+    cls = import_class(invocation.class_path("data") or "")  # None: the build says why it cannot be imported
+    if cls is not None and not set(FOLD_ARGUMENTS) <= set(init_parameters(cls)):
         raise UserError(
             f"cv: {cls.__name__} has no `folds` and `fold` arguments; cv needs a DataModule that does: derive it "
             "from {{ cookiecutter.package_name }}.data.ClassificationDataModule (make_splits() then gets folds for free), or add "
@@ -95,11 +66,7 @@ def check_cv(invocation: Invocation) -> tuple[int, list[int]]:
 
 def _check_scored(cli: LitCLI) -> None:
     """A fold's score is its validation: a module or data without a validation loop cannot be cross-validated."""
-    missing = [
-        f"{type(owner).__name__} has no {hook}()"
-        for owner, hook in ((cli.model, "validation_step"), (cli.datamodule, "val_dataloader"))
-        if not is_overridden(hook, owner)
-    ]
+    missing = missing_hooks(cli.model, cli.datamodule, "validation_step", "val_dataloader")
     if missing:
         raise UserError(f"cv: {' and '.join(missing)}; each fold is scored by validating on its held-out part.")
 

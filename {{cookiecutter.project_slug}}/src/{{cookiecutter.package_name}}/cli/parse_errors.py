@@ -26,23 +26,37 @@ _NOISE = (
 )
 
 
-def class_parameters(class_path: str) -> list[str]:
-    """Constructor parameter names of a class and its bases (following ``**kwargs`` up the MRO)."""
+def import_class(class_path: str) -> type | None:
+    """The class ``class_path`` names, or ``None`` when it cannot be imported (the parser says why, in one line)."""
     module_name, _, name = class_path.rpartition(".")
     try:
-        cls = getattr(importlib.import_module(module_name), name)
+        found = getattr(importlib.import_module(module_name), name) if module_name else None
     except (ImportError, AttributeError, ValueError):
-        return []
+        return None
+    return found if inspect.isclass(found) else None
+
+
+def init_parameters(cls: type) -> list[str]:
+    """Constructor parameter names of a class and its bases (following ``**kwargs`` up the MRO, as the parser does)."""
     names: list[str] = []
     for klass in inspect.getmro(cls):
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        params = inspect.signature(init).parameters.values()
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):  # a constructor in C: nothing more to read
+            break
         names += [p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"]
         if not any(p.kind == p.VAR_KEYWORD for p in params):
             break
     return names
+
+
+def class_parameters(class_path: str) -> list[str]:
+    """Constructor parameter names of the class ``class_path`` names; none when it cannot be imported."""
+    cls = import_class(class_path)
+    return init_parameters(cls) if cls is not None else []
 
 
 def known_options(parser) -> list[str]:
