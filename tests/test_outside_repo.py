@@ -52,7 +52,7 @@ def test_installed_copy_reads_the_config_folder_named_by_the_environment(tmp_pat
 def test_joining_a_ray_cluster_ships_the_project_to_its_workers(monkeypatch):
     import ray
 
-    from litproj.tune import session
+    from litproj.tune.runner import ray_session
 
     calls: list[dict] = []
 
@@ -64,7 +64,7 @@ def test_joining_a_ray_cluster_ships_the_project_to_its_workers(monkeypatch):
     monkeypatch.setattr(ray, "init", fake_init)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     for address in ("ray://head:10001", None):
-        with pytest.raises(RuntimeError), session.ray_session(address):
+        with pytest.raises(RuntimeError), ray_session(address):
             pass
     joined, local = calls
     env = joined["runtime_env"]
@@ -74,7 +74,7 @@ def test_joining_a_ray_cluster_ships_the_project_to_its_workers(monkeypatch):
     assert "runs/" in env["excludes"]
     assert local["runtime_env"] is None  # a local session shares this filesystem: nothing to upload
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
-    with pytest.raises(RuntimeError), session.ray_session(None):
+    with pytest.raises(RuntimeError), ray_session(None):
         pass
     assert calls[-1]["runtime_env"]["working_dir"] == str(ROOT)
 

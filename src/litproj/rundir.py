@@ -63,11 +63,6 @@ def discard_if_empty(run_dir: str | Path | None) -> None:
         experiment_dir.rmdir()
 
 
-def runs_newest_first(runs_dir: str | Path, experiment: str) -> list[Path]:
-    """The experiment's ``version_<n>`` folders, highest ``n`` first."""
-    return [run for _, run in reversed(_versions(Path(runs_dir) / experiment))]
-
-
 def saved_callback_states(checkpoint: Path) -> dict:
     """The callbacks' states inside a checkpoint file, read as tensors only (memory-mapped, so cheap for big
     files); empty for a sharded folder or a file that cannot be read that way."""
@@ -83,30 +78,19 @@ def saved_callback_states(checkpoint: Path) -> dict:
     return states if isinstance(states, dict) else {}
 
 
-def recorded_best(run_dir: Path) -> Path | None:
-    """The checkpoint callback's ``best_model_path`` as its newest checkpoint recorded it: the best by the
-    monitored metric, which the newest file name is not (``save_top_k > 1``, ``epoch100`` sorting before ``epoch99``).
-
-    The file is looked up beside the checkpoint that recorded it, so a moved run folder still finds it."""
+def best_checkpoint(run_dir: Path) -> Path | None:
+    """The run's best checkpoint: the checkpoint callback's ``best_model_path`` as its newest checkpoint recorded it,
+    else the only checkpoint besides ``last*.ckpt``. The recorded one is the best by the monitored metric, which the
+    newest file name is not (``save_top_k > 1``, ``epoch100`` sorting before ``epoch99``); it is looked up beside
+    the checkpoint that recorded it, so a moved run folder still finds it."""
     folder = run_dir / "checkpoints"
-    saved = [p for p in folder.glob("*.ckpt") if p.is_file()] if folder.is_dir() else []
-    if not saved:
-        return None
-    newest = max(saved, key=lambda p: p.stat().st_mtime_ns)
-    for state in saved_callback_states(newest).values():  # trainer.checkpoint_callback's state comes first
+    found = sorted(folder.glob("*.ckpt")) if folder.is_dir() else []  # a sharded checkpoint is a folder
+    newest = max((p for p in found if p.is_file()), key=lambda p: p.stat().st_mtime_ns, default=None)
+    for state in saved_callback_states(newest).values() if newest else []:  # trainer.checkpoint_callback's first
         best = state.get("best_model_path") if isinstance(state, dict) else None
         if best and (folder / Path(best).name).exists():
             return folder / Path(best).name
-    return None
-
-
-def best_checkpoint(run_dir: Path) -> Path | None:
-    """The run's best checkpoint: the recorded one, else the only checkpoint besides ``last*.ckpt``."""
-    recorded = recorded_best(run_dir)
-    if recorded is not None:
-        return recorded
-    folder = run_dir / "checkpoints"
-    others = sorted(p for p in folder.glob("*.ckpt") if not p.name.startswith("last")) if folder.is_dir() else []
+    others = [p for p in found if not p.name.startswith("last")]
     if len(others) > 1:
         raise UserError(
             f"--ckpt_path best: {folder} holds {len(others)} checkpoints and none records which is best "
@@ -117,7 +101,7 @@ def best_checkpoint(run_dir: Path) -> Path | None:
 
 def latest_checkpoint(runs_dir: str | Path, experiment: str, which: str = "last") -> Path:
     """The newest run's ``last.ckpt`` (``which='last'``) or :func:`best_checkpoint` (``which='best'``)."""
-    for run in runs_newest_first(runs_dir, experiment):
+    for _, run in reversed(_versions(Path(runs_dir) / experiment)):  # the newest run first
         if which == "last" and (run / "checkpoints" / "last.ckpt").exists():
             return run / "checkpoints" / "last.ckpt"
         best = best_checkpoint(run) if which == "best" else None

@@ -18,7 +18,7 @@ from litproj import rundir
 from litproj.cli.args import FIT_THEN_TEST, Invocation, flag_values
 from litproj.cli.completion import PrintShtab
 from litproj.cli.input_spec import follow_weights
-from litproj.cli.parse_errors import constructor_error, explain, known_options, user_error_in_chain
+from litproj.cli.parse_errors import constructor_error, explain, known_options
 from litproj.cli.progress import CadencedRichProgressBar
 from litproj.errors import UserError, lightning_info_to_stdout, say
 from litproj.reliability.checkpoint_guard import verify_checkpoint
@@ -40,10 +40,8 @@ DEFAULT_MONITOR = "val/acc"
 
 
 class LitCLI(LightningCLI):
-    """LightningCLI with litproj's run folders, presets, checkpointing defaults and one-line errors.
-
-    ``trainer_defaults``: extra Trainer arguments (e.g. callbacks a search adds to every trial).
-    """
+    """LightningCLI with litproj's run folders, presets, checkpointing defaults and one-line errors;
+    ``trainer_defaults``: extra Trainer arguments (e.g. callbacks a search adds to every trial)."""
 
     #: Set while parsing (``before_instantiate_classes``), so always a folder once the CLI is built.
     run_dir: Path
@@ -126,8 +124,7 @@ class LitCLI(LightningCLI):
         try:
             super().instantiate_classes()
         except ValueError as err:
-            line = constructor_error(err, {group: self.config[group].class_path for group in ("model", "data")})
-            cause = user_error_in_chain(err) or (UserError(line) if line else None)
+            cause = constructor_error(err, {group: self.config[group].class_path for group in ("model", "data")})
             if cause is None:
                 raise
         if cause is not None:  # raised outside the except block: chained to its own wrapper it would make a cycle
@@ -170,11 +167,6 @@ class LitCLI(LightningCLI):
         os.environ[rundir.RUN_DIR_ENV] = str(run_dir)
         return run_dir
 
-    def _continued_tracker_runs(self) -> dict:
-        """One tracker run per training: a fit resumed in its checkpoint's run folder continues that folder's runs."""
-        continues = self.ckpt_path is not None and self.run_dir == rundir.run_dir_of(Path(self.ckpt_path))
-        return recorded_runs(self.run_dir, self.ckpt_path) if continues else {}
-
     def before_instantiate_classes(self) -> None:
         config = self.config
         apply_stages_flag(config)
@@ -183,7 +175,9 @@ class LitCLI(LightningCLI):
         self.ckpt_path = self._resolve_checkpoint(config.ckpt_path)
         self.run_dir = self._choose_run_dir()
         config.trainer.default_root_dir = str(self.run_dir)
-        self.tracker_runs = self._continued_tracker_runs()
+        # One tracker run per training: a fit resumed in its checkpoint's run folder continues that folder's runs.
+        if self.ckpt_path is not None and self.run_dir == rundir.run_dir_of(Path(self.ckpt_path)):
+            self.tracker_runs = recorded_runs(self.run_dir, self.ckpt_path)
         config.trainer.logger = place_loggers(config.trainer.logger, self.run_dir, config.name, self.tracker_runs)
         config.checkpoint.dirpath = str(self.run_dir / "checkpoints")
         self.input_note = follow_weights(config, self.invocation.args, self.parser.default_config_files)

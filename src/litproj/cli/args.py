@@ -38,7 +38,7 @@ def flag_value(args: list[str], *flags: str) -> str | None:
     return next(reversed(flag_values(args, *flags)), None)
 
 
-def _top_level(path: Path) -> dict:
+def top_level(path: Path) -> dict:
     try:
         node = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
@@ -48,25 +48,18 @@ def _top_level(path: Path) -> dict:
 
 def _setting(args: list[str], configs: list[str], key: str, default: str) -> str:
     """A top-level option as the parser will see it: the last flag, else the last config that sets it."""
-    given = [flag_value(args, f"--{key}"), *(_top_level(Path(c)).get(key) for c in reversed(configs))]
+    given = [flag_value(args, f"--{key}"), *(top_level(Path(c)).get(key) for c in reversed(configs))]
     return next((str(value) for value in given if value is not None), default)
-
-
-def _classes_in_config(path: Path) -> set[str]:
-    node = _top_level(path)
-    sections = {group: node.get(group) for group in DEFAULT_CLASSES}
-    return {g for g, v in sections.items() if isinstance(v, str) or (isinstance(v, dict) and "class_path" in v)}
 
 
 def default_classes(args: list[str]) -> list[str]:
     """``--model``/``--data`` flags for the example classes, for each group whose class no flag or config names.
-
-    Only given when needed, never overridden: jsonargparse keeps the init args of the previous class when
-    ``class_path`` changes, so ``DigitsDataModule(batch_size=64)`` would leak ``batch_size`` into the user's class.
-    """
+    Only then: jsonargparse keeps the previous class's init args when ``class_path`` changes, so
+    ``DigitsDataModule(batch_size=64)`` would leak ``batch_size`` into the user's class."""
     named = {g for g in DEFAULT_CLASSES if flag_values(args, f"--{g}", f"--{g}.class_path")}
     for config in flag_values(args, "--config", "-c"):
-        named |= _classes_in_config(Path(config))
+        sections = {group: top_level(Path(config)).get(group) for group in DEFAULT_CLASSES}
+        named |= {g for g, v in sections.items() if isinstance(v, str) or (isinstance(v, dict) and "class_path" in v)}
     return [item for group, path in DEFAULT_CLASSES.items() if group not in named for item in (f"--{group}", path)]
 
 
@@ -120,7 +113,7 @@ class Invocation:
             if size := _class_flag_at(self.args, i, group):
                 named = self.args[i + 1] if size == 2 else self.args[i].split("=", 1)[1]
             elif config := flag_values(self.args[i : i + 2], "--config", "-c")[:1]:
-                section = _top_level(Path(config[0])).get(group)
+                section = top_level(Path(config[0])).get(group)
                 section = section.get("class_path") if isinstance(section, dict) else section
                 named = section if isinstance(section, str) else named
         return named
@@ -139,18 +132,16 @@ def prepare(argv: list[str]) -> Invocation:
     args = class_flags_first(argv)
     stage = args.pop(0) if args and args[0] in STAGES else FIT_THEN_TEST
     export_format, args = take_format(args) if stage == "export" else (None, args)
-    configs = flag_values(args, "--config", "-c")
     prefix: list[str] = []
     strategy = flag_value(args, "--strategy")
     if strategy and strategy != "list":  # "list" prints the presets (runner.run)
         prefix += ["--config", str(preset_path(strategy))]
-    naming = [c for c in configs if Path(c).parent.name not in OPTION_FOLDERS]
+    naming = [c for c in flag_values(args, "--config", "-c") if Path(c).parent.name not in OPTION_FOLDERS]
     experiment = Path(naming[-1]).stem if naming else "default"
     ckpt = flag_value(args, "--ckpt_path")
     resume = None
     if ckpt and stage != "cv":  # cv refuses --ckpt_path (litproj.cli.cv)
-        runs_dir, name = _setting(args, configs, "runs_dir", "runs"), _setting(args, configs, "name", experiment)
-        resume = from_checkpoint(ckpt, runs_dir, name, args)
+        resume = from_checkpoint(ckpt, *Invocation(stage, args, experiment).run_location(), args)
     if resume is not None:  # the saved config first: everything the user typed overrides it
         prefix = [*resume.config_args(), *prefix]
         args = [*args, "--ckpt_path", str(resume.checkpoint)]  # 'last'/'best' as found before the saved name applies

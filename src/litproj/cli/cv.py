@@ -1,11 +1,10 @@
 """``python train.py cv --data.folds N``: K-fold cross-validation, one ordinary training per fold.
 
-Each fold is ``train.py --data.folds N --data.fold K`` built afresh by :func:`litproj.cli.app.build` (its own
-Trainer, model and data, so nothing leaks from one fold to the next) in ``<run>/fold_<K>``, a complete run folder
-(config, checkpoints, results.json), and trained by the runner's own fit path. Its score is the validation of its
-best checkpoint on the held-out fold; the cv run folder gets ``results.json`` (every fold's scores, their mean and
-standard deviation) and ``oof_predictions.csv`` (:mod:`litproj.cli.oof`). The folds themselves come from the
-DataModule (:mod:`litproj.data.folds`): a user's DataModule takes part by accepting ``folds`` and ``fold``.
+Each fold is ``train.py --data.folds N --data.fold K`` built afresh by :func:`litproj.cli.app.build` (nothing leaks
+from one fold to the next) in ``<run>/fold_<K>``, a complete run folder, trained by the runner's own fit path and
+scored by validating its best checkpoint on the held-out fold. The cv run folder gets ``results.json`` (every fold's
+scores, their mean and standard deviation) and ``oof_predictions.csv`` (:mod:`litproj.cli.oof`). The folds come from
+the DataModule (:mod:`litproj.data.folds`): a user's DataModule takes part by accepting ``folds`` and ``fold``.
 """
 
 from __future__ import annotations
@@ -64,13 +63,6 @@ def check_cv(invocation: Invocation) -> tuple[int, list[int]]:
     return folds, [only] if only is not None else list(range(folds))
 
 
-def _check_scored(cli: LitCLI) -> None:
-    """A fold's score is its validation: a module or data without a validation loop cannot be cross-validated."""
-    missing = missing_hooks(cli.model, cli.datamodule, "validation_step", "val_dataloader")
-    if missing:
-        raise UserError(f"cv: {' and '.join(missing)}; each fold is scored by validating on its held-out part.")
-
-
 def _score(cli: LitCLI, best: str | None) -> dict[str, float]:
     """The fold's metrics: its best checkpoint (the last weights without one) validated on the held-out fold."""
     try:
@@ -91,7 +83,9 @@ def run_fold(invocation: Invocation, folder: Path, folds: int, fold: int, traine
         return None
     if preflight(cli):
         return None
-    _check_scored(cli)
+    # A fold's score is its validation: a module or data without a validation loop cannot be cross-validated.
+    if missing := missing_hooks(cli.model, cli.datamodule, "validation_step", "val_dataloader"):
+        raise UserError(f"cv: {' and '.join(missing)}; each fold is scored by validating on its held-out part.")
     results = execute(cli, "fit")
     scores = _score(cli, results.get("best_checkpoint"))
     results["metrics"].update(scores)  # the fold's own results.json: the fit's metrics, the best ones validated
@@ -106,8 +100,7 @@ def held_out(cli: LitCLI, fold: int, best: str | None) -> HeldOut | str:
         return "the best checkpoint is a sharded folder (--strategy fsdp)"
     if best is not None:
         load_weights(cli.model, best, trust=not cli.weights_only)
-    device = cli.trainer.strategy.root_device
-    return predict_held_out(cli.model, cli.datamodule.val_dataloader(), fold, device)
+    return predict_held_out(cli.model, cli.datamodule.val_dataloader(), fold, cli.trainer.strategy.root_device)
 
 
 def summarize(per_fold: list[dict]) -> tuple[dict[str, float], dict[str, float]]:
@@ -136,11 +129,6 @@ def print_cv(results: dict) -> None:
         print(results["oof_note"])
 
 
-def _fold_line(fold: int, folds: int, scores: dict[str, float], run_dir: str) -> str:
-    shown = ", ".join(f"{key} {value:.4f}" for key, value in scores.items()) or "no validation metrics"
-    return f"fold {fold} of {folds}: {shown} · {run_dir}"
-
-
 def cross_validate(invocation: Invocation, trainer_defaults: dict | None = None) -> dict:
     """Train every fold (or ``--data.fold K`` alone); the cv results, also written to the cv run's ``results.json``."""
     if any(arg in ("-h", "--help") or arg.startswith("--print_config") for arg in invocation.args):
@@ -160,7 +148,8 @@ def cross_validate(invocation: Invocation, trainer_defaults: dict | None = None)
             if not zero:  # the other ranks took part in training and scoring; rank 0 writes
                 continue
             write_results(results)
-            print(_fold_line(fold, folds, scores, results["run_dir"]), flush=True)
+            shown = ", ".join(f"{key} {value:.4f}" for key, value in scores.items()) or "no validation metrics"
+            print(f"fold {fold} of {folds}: {shown} · {results['run_dir']}", flush=True)
             best = results["best_checkpoint"]
             per_fold.append({"fold": fold, "metrics": scores, "run_dir": results["run_dir"], "best_checkpoint": best})
             if oof.wanted:

@@ -25,7 +25,6 @@ from litproj.reliability.checkpoint_guard import load_checkpoint
 FORMATS = {"onnx": (".onnx", 1e-4), "torchscript": (".pt", 1e-6)}
 DEFAULT_FORMAT = "onnx"  # the one that runs outside Python and PyTorch alike
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")  # torch's exporter (dynamo) needs onnxscript
-ONNX_INSTALL = "pip install -e '.[onnx]' (or pip install onnx onnxscript onnxruntime)"
 #: Loaders an input batch may come from, most inference-like first, with the stage their setup needs.
 LOADERS = (("predict_dataloader", "predict"), ("test_dataloader", "test"), ("val_dataloader", "validate"))
 
@@ -36,9 +35,8 @@ def take_format(args: list[str]) -> tuple[str, list[str]]:
     chosen, rest, i = DEFAULT_FORMAT, [], 0
     while i < len(args):
         if args[i] == "--format" and i + 1 < len(args):
-            chosen, i = args[i + 1], i + 2
-            continue
-        if args[i].startswith("--format="):
+            chosen, i = args[i + 1], i + 1
+        elif args[i].startswith("--format="):
             chosen = args[i].split("=", 1)[1]
         else:
             rest.append(args[i])
@@ -49,12 +47,6 @@ def take_format(args: list[str]) -> tuple[str, list[str]]:
             f"--format: '{chosen}' is not one of {', '.join(FORMATS)}.{f' Did you mean {hint!r}?' * bool(hint)}"
         )
     return chosen, rest
-
-
-def require_onnx() -> None:
-    missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise UserError(f"--format onnx needs {', '.join(missing)}: {ONNX_INSTALL}; or use --format torchscript.")
 
 
 def _tensors(value: object) -> list[torch.Tensor]:
@@ -204,8 +196,12 @@ def inference_spec(model, data, example: tuple[torch.Tensor, ...], outputs: list
 def export_checkpoint(cli, fmt: str | None) -> dict:
     """Export ``cli.model`` with ``cli.ckpt_path``'s weights into the run folder (rank 0); results.json's part."""
     fmt = fmt or DEFAULT_FORMAT
-    if fmt == "onnx":
-        require_onnx()  # before anything is loaded: a missing package is the first thing to say
+    missing = [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None] if fmt == "onnx" else []
+    if missing:  # before anything is loaded: a missing package is the first thing to say
+        raise UserError(
+            f"--format onnx needs {', '.join(missing)}: pip install -e '.[onnx]' (or pip install onnx onnxscript "
+            "onnxruntime); or use --format torchscript."
+        )
     model, data = cli.model, cli.datamodule
     load_weights(model, cli.ckpt_path, trust=not cli.weights_only)
     if not cli.trainer.is_global_zero:

@@ -1,15 +1,12 @@
 """The data follows the pretrained weights: the image size, mean and std the library's weights were trained with
-(their own metadata, :func:`litproj.nets.library.weights_input_spec`) replace the defaults of the DataModule's
-``image_size``/``mean``/``std`` settings; a value the user set wins (a flag, a config file, or the saved config a
-checkpoint's run brings back). One note says which values were taken and which kept.
+(:func:`litproj.nets.library.weights_input_spec`) replace the defaults of the DataModule's ``image_size``/``mean``/
+``std``; a value the user set (flag, config file, or a checkpoint's saved config) wins, and one note says which.
 
-Why not ``parser.link_arguments``: a link always overwrites its target, and the parsed config cannot tell a
-default from a value the user typed (both read 64); the command line and the config files can. Why on the config,
-before anything is built (``LitCLI.before_instantiate_classes``): the data's image size reaches the model through
-the instantiation link (its ``example_input_array``, which export traces), a DataModule may build its transforms
-in ``__init__``, and the run's saved config.yaml then holds the values used, so that resuming, test, predict and
-export rebuild the same pipeline (there every value is set by the saved config, so nothing changes). The model
-side is read from the config too: a ``backbone`` named ``torchvision:NAME``/``timm:NAME`` with ``pretrained`` true.
+Not ``parser.link_arguments``: a link always overwrites, and the parsed config cannot tell a default from a typed
+value; the command line and config files can. On the config, before anything is built: the image size reaches the
+model's ``example_input_array`` (which export traces) through the instantiation link, a DataModule may build its
+transforms in ``__init__``, and the saved config.yaml then holds the values used, so resume, test, predict and
+export rebuild the same pipeline.
 """
 
 from __future__ import annotations
@@ -46,14 +43,12 @@ def _names(data: object, key: str) -> bool:
 
 def set_by(args: list[str], default_configs: list[str], key: str) -> str | None:
     """Where the user set the data's ``key``: a flag, a ``--data`` value, or the last config file naming it."""
-    flags = (f"--data.{key}", f"--data.init_args.{key}")
-    for flag in flags:
+    for flag in (f"--data.{key}", f"--data.init_args.{key}"):
         if flag_values(args, flag):
             return flag
     if any(_names(_load(value), key) for value in flag_values(args, "--data")):
         return "--data"
-    configs = [*default_configs, *flag_values(args, "--config", "-c")]
-    for path in reversed(configs):
+    for path in reversed([*default_configs, *flag_values(args, "--config", "-c")]):
         content = _load(path)
         if isinstance(content, dict) and _names(content.get("data"), key):
             return path
@@ -61,17 +56,13 @@ def set_by(args: list[str], default_configs: list[str], key: str) -> str | None:
 
 
 def follow_weights(config: Namespace, args: list[str], default_configs: list[str]) -> str | None:
-    """Give the data's unset ``image_size``/``mean``/``std`` in ``config`` the pretrained weights' values.
-
-    Returns the note to print once the model and data are built (``None`` without library weights): which
-    values were taken and which kept, or, for a DataModule without such settings, what the weights expect.
-    """
+    """Give the data's unset ``image_size``/``mean``/``std`` in ``config`` the pretrained weights' values; the note
+    to print once built (``None`` without library weights): what was taken and kept, or what the weights expect."""
     model = config.get("model.init_args")
     backbone = model.get("backbone") if isinstance(model, Namespace) else None
     if not isinstance(backbone, str) or model.get("pretrained") is not True:
         return None
-    spec = weights_input_spec(backbone)
-    if spec is None:
+    if (spec := weights_input_spec(backbone)) is None:
         return None
     data = config.get("data.init_args")
     settings = [key for key in KEYS if isinstance(data, Namespace) and key in data]

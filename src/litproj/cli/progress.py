@@ -9,10 +9,8 @@ class CadencedRichProgressBar(RichProgressBar):
     """``RichProgressBar`` whose metrics refresh every ``log_every_n_steps`` steps and at each epoch's end: Lightning's
     reads every metric after every step, and on a GPU each read is a sync that stops the CPU queueing the next."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_metrics = True
-        self._shown: dict | None = None
+    _read_metrics = True
+    _shown: dict | None = None
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step = batch_idx + 1

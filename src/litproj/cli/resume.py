@@ -35,35 +35,27 @@ class Resume:
     def announce(self, stage: str) -> None:
         """One line saying where the settings came from (rank 0 only)."""
         if self.config is None:
-            if self.checkpoint.parent.name != "checkpoints":
-                return  # a file outside any run folder (a download, Ray Tune's PBT copies): the flags are all there is
-            say(
-                f"--ckpt_path: {rundir.run_dir_of(self.checkpoint)} has no config.yaml; the run is built from the "
-                "flags given, so give the ones it was trained with."
-            )
+            # A file outside any run folder (a download, Ray Tune's PBT copies): the flags are all there is.
+            if self.checkpoint.parent.name == "checkpoints":
+                say(
+                    f"--ckpt_path: {rundir.run_dir_of(self.checkpoint)} has no config.yaml; the run is built from the "
+                    "flags given, so give the ones it was trained with."
+                )
             return
         verb = "resuming" if stage.startswith("fit") else _VERBS.get(stage, stage)
-        if self.changes:
-            say(f"{verb} with changes: {' '.join(self.changes)} (the rest from {self.config})")
-        else:
-            say(f"{verb} with {self.config}, unchanged")
-
-
-def locate(value: str, runs_dir: str, experiment: str) -> Path | None:
-    """The checkpoint ``--ckpt_path`` names (a path, or ``last``/``best`` of ``experiment``), ``None`` if none yet:
-    the parser's own check then reports it with the experiment name the configs give."""
-    if value in ("last", "best"):
-        try:
-            return rundir.latest_checkpoint(runs_dir, experiment, value)
-        except UserError:
-            return None
-    return Path(value) if Path(value).exists() else None
+        changed = f"changes: {' '.join(self.changes)} (the rest from {self.config})"
+        say(f"{verb} with {changed if self.changes else f'{self.config}, unchanged'}")
 
 
 def from_checkpoint(value: str, runs_dir: str, experiment: str, args: list[str]) -> Resume | None:
-    """What ``--ckpt_path value`` resumes from, with the flags among ``args`` that differ from its saved config."""
-    checkpoint = locate(value, runs_dir, experiment)
-    if checkpoint is None:
+    """What ``--ckpt_path value`` (a path, or ``last``/``best`` of ``experiment``) resumes from, with the flags among
+    ``args`` that differ from its saved config; ``None`` when there is no such checkpoint yet: the parser's own
+    check then reports it with the experiment name the configs give."""
+    try:
+        checkpoint = rundir.latest_checkpoint(runs_dir, experiment, value) if value in ("last", "best") else Path(value)
+    except UserError:
+        return None
+    if not checkpoint.exists():
         return None
     saved = rundir.run_dir_of(checkpoint) / "config.yaml"
     if not saved.is_file():

@@ -60,19 +60,14 @@ def execute(cli: LitCLI, stage: str) -> dict:
             if stage == cli_args.FIT_THEN_TEST and _can_test(model, data):
                 best = "best" if getattr(trainer.checkpoint_callback, "best_model_path", None) else None
                 trainer.test(model, datamodule=data, ckpt_path=best, weights_only=cli.weights_only)
-        elif stage == "validate":
-            trainer.validate(model, **loading)
-        elif stage == "test":
-            trainer.test(model, **loading)
+        elif stage in ("validate", "test"):
+            getattr(trainer, stage)(model, **loading)
         elif stage == "predict":
             check_predictable(model, data)
             trainer.callbacks.append(PredictionWriter(cli.run_dir))
             trainer.predict(model, **loading, return_predictions=False)
         elif stage == "export":
-            return {
-                **collect_results(trainer, cli, stage, metrics),
-                **export_checkpoint(cli, cli.invocation.export_format),
-            }
+            return collect_results(trainer, cli, stage, metrics) | export_checkpoint(cli, cli.invocation.export_format)
         metrics.update(_metrics(trainer))
         return collect_results(trainer, cli, stage, metrics)
     except MisconfigurationException as err:

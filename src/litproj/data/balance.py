@@ -1,7 +1,6 @@
 """Class counts per split, and the two remedies for unbalanced classes: a weighted sampler or class weights.
 
-Counting must not load a single image, so labels are read from what the datasets already hold (in-memory label
-tensors, the ``(path, label)`` list of an image folder, torchvision's ``targets``).
+Counting must not load a single image, so labels are read from what the datasets already hold.
 """
 
 from __future__ import annotations
@@ -42,11 +41,8 @@ def inverse_frequency(counts: Sequence[int]) -> torch.Tensor:
 
 def balanced_sampler(labels: torch.Tensor, seed: int) -> WeightedRandomSampler:
     """Draws (with replacement) every class equally often on average, as many samples per epoch as the split has.
-
-    Under DDP, Lightning wraps a sampler that is not a plain random/sequential one in its
-    ``DistributedSamplerWrapper``, which lists this sampler's draws on every rank and hands each rank its share:
-    the seeded generator makes all ranks list the same draws, so the shares partition one epoch.
-    """
+    Under DDP Lightning's ``DistributedSamplerWrapper`` lists its draws on every rank and hands each rank a share:
+    the seeded generator makes all ranks list the same draws, so the shares partition one epoch."""
     per_sample = inverse_frequency(class_counts(labels, int(labels.max()) + 1)).double()[labels.long()]
     generator = torch.Generator().manual_seed(seed)
     return WeightedRandomSampler(per_sample, len(labels), replacement=True, generator=generator)
@@ -56,8 +52,7 @@ def counts_line(counts: dict[str, list[int]], class_names: Sequence[str]) -> str
     """One line for any number of classes: each split's size and its rarest and commonest class."""
     parts = []
     for split, per_class in counts.items():
-        rare = min(range(len(per_class)), key=per_class.__getitem__)
-        common = max(range(len(per_class)), key=per_class.__getitem__)
+        rare, common = per_class.index(min(per_class)), per_class.index(max(per_class))
         parts.append(
             f"{split} {sum(per_class)} (fewest '{class_names[rare]}' {per_class[rare]}, "
             f"most '{class_names[common]}' {per_class[common]})"

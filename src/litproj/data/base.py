@@ -40,8 +40,7 @@ def usable_cores() -> int:
 
 
 def loader_workers(cores: int, local_ranks: int) -> int:
-    """DataLoader workers per rank: the cores each of the ``local_ranks`` processes on this machine gets, one
-    left for the rank itself, at most 8 (8 DDP ranks on 16 cores start 1 worker each, not 8)."""
+    """DataLoader workers per rank: each local rank's share of the cores less one for itself, at most 8."""
     return max(0, min(8, cores // max(1, local_ranks) - 1))
 
 
@@ -52,8 +51,7 @@ class ClassificationDataModule(LightningDataModule):
         batch_size: samples per device per step.
         num_workers: DataLoader workers per rank; ``None``: none for in-memory tensors or when the Trainer runs on
             the CPU, else the cores left per local rank (:func:`loader_workers`).
-        pin_memory: page-locked host memory for faster copies to a GPU; ``None`` pins when the Trainer's device
-            is a CUDA GPU (a CPU run on a GPU machine pins nothing).
+        pin_memory: page-locked host memory for faster copies to a GPU; ``None``: when the Trainer runs on one.
         device_resident: keep in-memory splits on the GPU (no copy per step); ``None`` does so when a split
             takes at most a quarter of the free GPU memory.
         seed: seed of the train/val/test split, independent of the training seed.
@@ -63,16 +61,17 @@ class ClassificationDataModule(LightningDataModule):
         cutmix: CutMix's alpha for training batches (0: off); with ``mixup`` too, each batch gets one of them.
         balance: for unbalanced classes, ``sampler`` draws every class equally often, ``loss`` weights the
             cross-entropy by inverse class frequency (the module reads :attr:`class_weights`).
-        folds: k-fold cross-validation: pool the training and validation samples and cut them into this many
-            stratified folds from ``seed`` (0: the usual split). ``python train.py cv`` trains every fold.
-        fold: which fold (0 to ``folds - 1``) is the validation set; the others are trained on, the test split
-            stays as it is (:mod:`litproj.data.folds`).
+        folds: k-fold cross-validation: pool the training and validation samples into this many stratified folds
+            from ``seed`` (0: the usual split). ``python train.py cv`` trains every fold.
+        fold: which fold (0 to ``folds - 1``) validates; the others train, the test split stays as it is.
     """
 
     image_size: int = 0
     in_channels: int = 0
     class_names: list[str] = []
     hflip: bool = True  # whether a mirrored image keeps its label (augmentation flips only then)
+    mean: list[float] | None = None  # per-channel normalisation of the images (None: none)
+    std: list[float] | None = None
 
     def __init__(
         self,
@@ -119,13 +118,13 @@ class ClassificationDataModule(LightningDataModule):
         return random_split(dataset, list(fractions), generator=torch.Generator().manual_seed(self.seed))
 
     def predict_transform(self):
-        return eval_transform(self.image_size, self.in_channels)
+        return eval_transform(self.image_size, self.in_channels, self.mean, self.std)
 
     def check_labels(self, labels: torch.Tensor, source: str) -> None:
         check_labels(labels, self.num_classes, source)
 
     def augmentation(self) -> v2.Compose | None:
-        """The training split's random steps for ``augment`` (subclasses put them in their train pipeline)."""
+        """The training split's random steps for ``augment``, for subclasses' train pipelines."""
         steps = augmentation(self.augment, self.image_size, self.in_channels, self.hflip)
         return v2.Compose(steps) if steps else None
 
@@ -142,7 +141,7 @@ class ClassificationDataModule(LightningDataModule):
     def count_classes(self) -> None:
         """Print the class counts of each split in one line and save them (rank 0); prepare ``balance``."""
         splits = {"train": self.train_set, "val": self.val_set, "test": self.test_set}
-        labels = {name: labels_of(split) for name, split in splits.items() if split is not None}
+        labels = {name: labels_of(split) for name, split in splits.items()}
         counts = {name: class_counts(found, self.num_classes) for name, found in labels.items() if found is not None}
         if self.balance != "none" and "train" not in counts:
             raise UserError(
@@ -183,8 +182,8 @@ class ClassificationDataModule(LightningDataModule):
         )
 
     def _workers(self, in_memory: bool, device: torch.device) -> int:
-        """In-memory batches are one slice; a run on the CPU needs its cores for training (the Trainer's device
-        decides, not whether the machine has a GPU)."""
+        """In-memory batches are one slice; a run on the CPU (the Trainer's device, not the machine's) needs its
+        cores for training."""
         if self.num_workers is not None:
             return self.num_workers
         if in_memory or device.type == "cpu":
@@ -206,8 +205,8 @@ class ClassificationDataModule(LightningDataModule):
         return self._loader(self.test_set, shuffle=False)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """MixUp/CutMix on training batches only, on the device: the labels become class probabilities. (The model
-        summary sends ``example_input_array`` through here in the training stage too: a tensor, left alone.)"""
+        """MixUp/CutMix on training batches only, on the device (the model summary's ``example_input_array`` also
+        comes here while training: a tensor, left alone)."""
         training = self.trainer is not None and self.trainer.training
         if self.mix is not None and training and isinstance(batch, (tuple, list)) and len(batch) == 2:
             return tuple(self.mix(*batch))

@@ -15,8 +15,8 @@ from litproj.data.in_memory import InMemoryDataset
 
 @functools.lru_cache(maxsize=1)
 def load_digits_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """Images (1797, 8, 8) valued 0..16 and labels, as ``sklearn.datasets.load_digits`` returns them, but read
-    from its CSV: importing ``sklearn.datasets`` takes a second (pandas, pyarrow), a tenth of the default run."""
+    """Images (1797, 8, 8) valued 0..16 and labels as ``sklearn.datasets.load_digits`` returns them, but read from
+    its CSV: importing ``sklearn.datasets`` takes a second (pandas, pyarrow), a tenth of the default run."""
     spec = importlib.util.find_spec("sklearn")
     path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
     if path is not None and path.is_file():
@@ -53,9 +53,8 @@ class DigitsDataModule(ClassificationDataModule):
         images = torch.tensor(images_np, dtype=torch.float32).unsqueeze(1) / 16.0
         labels = torch.tensor(labels_np, dtype=torch.long)
         self.check_labels(labels, "digits")
-        train_fraction = 1.0 - self.val_fraction - self.test_fraction
-        parts = self.split(range(len(labels)), (train_fraction, self.val_fraction, self.test_fraction))
-        train, val, test = (list(part) for part in parts)
+        fractions = (1.0 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction)
+        train, val, test = (list(part) for part in self.split(range(len(labels)), fractions))
         return (  # augmentation on the training split only
             InMemoryDataset(images[train], labels[train], transform=self.augmentation()),
             InMemoryDataset(images[val], labels[val]),

@@ -1,10 +1,9 @@
 """K-fold splits for any litproj DataModule: the training and validation samples pooled, cut into ``folds``
 stratified parts from the data's seed, part ``fold`` held out for validation and the rest trained on.
 
-Works on the datasets ``make_splits()`` returns rather than inside each DataModule, so every one of them (digits,
-image folders, torchvision sets, synthetic, a user's subclass) gets folds without code of its own. The held-out part
-is served the way the validation split was (no augmentation), the training part the way the training split was.
-The test split is left as it is: it stays out of every fold, for the final word on the chosen model.
+Works on the datasets ``make_splits()`` returns, so every DataModule (a user's subclass too) gets folds without code
+of its own. The held-out part is served as the validation split was (no augmentation), the training part as the
+training split was; the test split stays out of every fold, for the final word on the chosen model.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ def check_folds(folds: int, fold: int | None) -> None:
 
 
 class LabelledConcat(ConcatDataset):
-    """``ConcatDataset`` that keeps its labels readable (:func:`litproj.data.balance.labels_of` reads ``targets``)."""
+    """``ConcatDataset`` whose labels stay readable (:func:`litproj.data.balance.labels_of` reads ``targets``)."""
 
     def __init__(self, datasets: list[Dataset], targets: torch.Tensor):
         super().__init__(datasets)
@@ -47,7 +46,7 @@ class LabelledConcat(ConcatDataset):
 
 
 def transform_of(dataset: Dataset):
-    """The per-sample ``transform`` under ``dataset``'s ``Subset`` wrappers (``None`` when it has none)."""
+    """The ``transform`` under ``dataset``'s ``Subset`` wrappers (``None`` when it has none)."""
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
     return getattr(dataset, "transform", None)
@@ -74,8 +73,8 @@ def _tensors(dataset: Dataset) -> tuple[torch.Tensor, ...]:
 
 
 def pooled(parts: list[Dataset], transform, labels: torch.Tensor) -> Dataset:
-    """The samples of ``parts``, in order, served through ``transform``: one in-memory dataset when they all are
-    (batches stay one indexing operation), else a concatenation."""
+    """The samples of ``parts``, in order, through ``transform``: one in-memory dataset when they all are (batches
+    stay one indexing operation), else a concatenation."""
     if all(in_memory_root(part) is not None for part in parts):
         tensors = [torch.cat(group) for group in zip(*(_tensors(part) for part in parts), strict=True)]
         return InMemoryDataset(*tensors, transform=transform)

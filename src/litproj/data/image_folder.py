@@ -10,15 +10,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, make_dataset
 
 from litproj.data.augment import Augment
 from litproj.data.base import ClassificationDataModule
-from litproj.data.images import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ImageFiles,
-    channel_stats,
-    eval_transform,
-    readable,
-    train_transform,
-)
+from litproj.data.images import IMAGENET_MEAN, IMAGENET_STD, ImageFiles, channel_stats, readable, train_transform
 from litproj.errors import UserError
 
 SPLIT_FOLDERS = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
@@ -84,12 +76,11 @@ class ImageFolderDataModule(ClassificationDataModule):
 
     def _split_dirs(self) -> dict[str, Path]:
         """The ``train/``, ``val/`` and ``test/`` folders present (none unless ``train/`` is)."""
-        found = {}
-        for split, names in SPLIT_FOLDERS.items():
-            folder = next((self.data_dir / n for n in names if (self.data_dir / n).is_dir()), None)
-            if folder:
-                found[split] = folder
-        return found if "train" in found else {}
+        found = {
+            split: [self.data_dir / n for n in names if (self.data_dir / n).is_dir()]
+            for split, names in SPLIT_FOLDERS.items()
+        }
+        return {split: folders[0] for split, folders in found.items() if folders} if found["train"] else {}
 
     def _samples(self, root: Path) -> list[tuple[Path, int]]:
         """``(path, label)`` of every readable image in ``root/<class>/``, naming the first folder without any."""
@@ -106,9 +97,6 @@ class ImageFolderDataModule(ClassificationDataModule):
         self.skipped_files += skipped
         self.check_labels(torch.tensor([label for _, label in good]), str(root))
         return good
-
-    def predict_transform(self):
-        return eval_transform(self.image_size, self.in_channels, self.mean, self.std)
 
     def make_splits(self) -> tuple[ImageFiles, ImageFiles, ImageFiles]:
         dirs = self._split_dirs()

@@ -1,5 +1,5 @@
-"""Image files and their transforms: finding, verifying and loading them (the part users get wrong), and the
-torchvision v2 pipelines that turn them into tensors."""
+"""Image files (finding, verifying and loading them: the part users get wrong) and the torchvision v2 pipelines
+that turn them into tensors."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-from torchvision.datasets.folder import IMG_EXTENSIONS
+from torchvision.datasets.folder import IMG_EXTENSIONS, pil_loader
 from torchvision.transforms import v2
 
 from litproj.errors import UserError
@@ -102,6 +102,5 @@ class ImageFiles(Dataset):
     def __getitem__(self, index: int):
         sample = self.samples[index]
         path, label = sample if isinstance(sample, tuple) else (sample, None)
-        with Image.open(path) as image:
-            x = self.transform(image.convert("RGB"))
+        x = self.transform(pil_loader(path))
         return x if label is None else (x, label)

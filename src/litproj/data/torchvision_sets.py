@@ -10,7 +10,7 @@ from torchvision import datasets
 
 from litproj.data.augment import Augment
 from litproj.data.base import ClassificationDataModule
-from litproj.data.images import channel_stats, eval_transform, train_transform
+from litproj.data.images import channel_stats, train_transform
 from litproj.errors import UserError
 
 
@@ -100,9 +100,6 @@ class TorchvisionDataModule(ClassificationDataModule):
         if self.download:
             self._load(True, None)
             self._load(False, None)
-
-    def predict_transform(self):
-        return eval_transform(self.image_size, self.in_channels, self.mean, self.std)
 
     def make_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         eval_tf = self.predict_transform()

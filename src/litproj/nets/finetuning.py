@@ -1,13 +1,10 @@
 """Fine-tuning: train the classifier head alone for a few epochs, then the whole network at a lower rate.
 
-Built on Lightning's ``BaseFinetuning`` (freezing before the optimizer and DDP are set up, checkpointed state),
-with two choices that make it compose with resume, DDP and any LR scheduler:
-
-- The backbone's parameters sit in the optimizer from the start, in their own group at ``lr * backbone_lr_scale``
-  (:func:`param_groups`). Frozen parameters get no gradient and every torch optimizer skips them, so unfreezing
-  only flips ``requires_grad``: no param group appears mid-run for a scheduler or a resumed optimizer to miss.
-- DDP registers only the parameters that need gradients when it wraps the model (torch rule; Lightning issue
-  #20340), so after unfreezing the backbone's gradients are averaged across ranks here, once per optimizer step.
+Built on Lightning's ``BaseFinetuning``, with two choices that make it compose with resume, DDP and any scheduler:
+the backbone sits in the optimizer from the start, in its own group (:func:`param_groups`), so unfreezing only
+flips ``requires_grad`` (frozen parameters get no gradient and optimizers skip them: no param group appears mid-run
+for a scheduler or a resumed optimizer to miss). And DDP registers only the parameters that need gradients when it
+wraps the model (Lightning issue #20340), so after unfreezing the backbone's gradients are averaged here.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from litproj.nets.layers import head_name
 
 
 def split_head(net: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """``(backbone, head)`` parameters of ``net``; the head is its classifier (see :func:`head_name`)."""
+    """``(backbone, head)`` parameters of ``net``; the head is its classifier (:func:`head_name`)."""
     head = net.get_submodule(head_name(net))
     head_ids = {id(p) for p in head.parameters()}
     backbone = [p for p in net.parameters() if id(p) not in head_ids]
@@ -44,19 +41,16 @@ def param_groups(module: nn.Module, net: nn.Module, lr: float, backbone_lr_scale
 class FreezeBackbone(BaseFinetuning):
     """Freezes everything but the head of ``pl_module.<attribute>`` for the first ``epochs`` epochs.
 
-    Works on any LightningModule that keeps its network in one attribute; for a lower backbone rate after
-    unfreezing, give the optimizer :func:`param_groups` (``ImageClassifier`` does). Add it to any run with
-    ``--trainer.callbacks+ litproj.nets.finetuning.FreezeBackbone --trainer.callbacks.epochs 2``.
+    Works on any LightningModule that keeps its network in one attribute (for a lower backbone rate, give the
+    optimizer :func:`param_groups`): ``--trainer.callbacks+ litproj.nets.finetuning.FreezeBackbone``.
 
     Args:
         epochs: epochs that train the head alone; the backbone trains from epoch ``epochs`` on.
         attribute: the LightningModule attribute holding the network (``net`` in ``ImageClassifier``).
-        train_bn: keep BatchNorm layers learning while frozen; ``False`` (the default) leaves their weights and
-            running statistics exactly as loaded and normalises with those statistics in training too, which is
-            what a pretrained backbone needs on little data.
+        train_bn: keep BatchNorm layers learning while frozen; ``False`` leaves their weights and statistics as
+            loaded and normalises with those statistics in training too (what a pretrained backbone needs).
     """
 
-    #: BatchNorm layers that :meth:`on_train_batch_start` keeps in eval mode while frozen.
     NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
     def __init__(self, epochs: int = 1, attribute: str = "net", train_bn: bool = False):
@@ -68,7 +62,7 @@ class FreezeBackbone(BaseFinetuning):
         self._frozen_norms: list[nn.Module] = []
 
     def backbone_of(self, pl_module: pl.LightningModule) -> list[nn.Module]:
-        """The leaf modules of the network outside its head (what freezes and unfreezes)."""
+        """The leaf modules of the network outside its head."""
         net = getattr(pl_module, self.attribute, None)
         if not isinstance(net, nn.Module):
             raise UserError(
@@ -93,13 +87,9 @@ class FreezeBackbone(BaseFinetuning):
             self._frozen_norms = []
 
     def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:
-        """Frozen BatchNorm layers normalise with their loaded statistics, as at validation and test.
-
-        Lightning's ``freeze(train_bn=False)`` stops the statistics from updating but leaves the layers in train
-        mode, where they normalise with each batch's own statistics: the head would learn on features that
-        validation and test never see (and a batch of one image fails). Set each batch, since a module's
-        ``on_validation_model_train`` may put the whole model back in train mode.
-        """
+        """Frozen BatchNorm layers normalise with their loaded statistics: ``freeze(train_bn=False)`` leaves them in
+        train mode, normalising with each batch's statistics that validation never sees. Each batch, since
+        ``on_validation_model_train`` may put the whole model back in train mode."""
         for norm in self._frozen_norms:
             if norm.training:
                 norm.eval()
@@ -113,8 +103,5 @@ class FreezeBackbone(BaseFinetuning):
         if grads:  # one flat all-reduce, as DDP's buckets would do
             flat = torch.cat([g.reshape(-1) for g in grads])
             dist.all_reduce(flat)
-            flat /= trainer.world_size
-            offset = 0
-            for g in grads:
-                g.copy_(flat[offset : offset + g.numel()].view_as(g))
-                offset += g.numel()
+            for g, reduced in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
+                g.copy_(reduced.view_as(g) / trainer.world_size)

@@ -1,9 +1,8 @@
 """Loading weights from a local file into a network: a state_dict, a safetensors file or a Lightning checkpoint.
 
-Offline machines (and weights trained elsewhere) need ``--model.weights PATH``. A file rarely matches the new
-network key for key: checkpoints prefix the keys with the module's attribute (``net.``, ``model.``), the head was
-trained for another number of classes, the stem for another number of channels. Those three are expected and
-handled; anything else that does not fit is one error naming the layers, before any training.
+A file rarely matches the new network key for key: checkpoints prefix the keys (``net.``, ``model.``), the head
+was trained for other classes, the stem for other channels. Those three are handled; anything else that does not
+fit is one error naming the layers, before any training.
 """
 
 from __future__ import annotations
@@ -73,7 +72,7 @@ def load_into(net: nn.Module, state: dict[str, torch.Tensor], source: str) -> No
             fitted[key] = fold_channels(value, target.shape[1])
         else:
             wrong.append(f"{key} {list(value.shape)} in the file vs {list(target.shape)}")
-    # Old files predate BatchNorm's step counter; it only matters for momentum=None.
+    # Old files predate BatchNorm's step counter, which only matters for momentum=None.
     missing = [k for k in own if k not in state and not k.startswith(head) and not k.endswith("num_batches_tracked")]
     if wrong or missing:
         parts = []

@@ -27,8 +27,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from litproj.errors import say
 
 TEMP_SUFFIX = ".ckpt-partial"
-#: A sharded checkpoint folder moved aside while its successor is renamed into place (:func:`replace_folder`).
-ASIDE_SUFFIX = ".ckpt-aside"
+ASIDE_SUFFIX = ".ckpt-aside"  # a sharded checkpoint folder moved aside by :func:`replace_folder`
 #: Validation losses a module may log, in the order the monitor fallback prefers them.
 LOSS_NAMES = ("val/loss", "val_loss", "valid_loss", "validation_loss", "val/loss_epoch", "val_loss_epoch")
 
@@ -52,9 +51,8 @@ def rng_states() -> dict[str, Any]:
 
 
 def set_rng_states(states: dict[str, Any]) -> None:
-    """Continue the generators of ``states`` (see :func:`rng_states`). A run resumed on fewer GPUs than it saved
-    from restores the devices that exist (``torch.cuda.set_rng_state_all`` would raise IndexError); on the CPU
-    the CUDA states are left out."""
+    """Continue the generators of ``states``. On fewer GPUs than it saved from, only the devices that exist
+    (``torch.cuda.set_rng_state_all`` would raise IndexError); none on the CPU."""
     torch.set_rng_state(states["torch"])
     if states["cuda"] and torch.cuda.is_available():
         for index, state in enumerate(states["cuda"][: torch.cuda.device_count()]):
@@ -85,9 +83,8 @@ class LitCheckpoint(ModelCheckpoint):
 
     @property
     def state_key(self) -> str:
-        """Lightning's key for this callback's state in a checkpoint, built from the monitor it was *configured*
-        with: a fallback changes ``monitor``/``mode`` mid-run, and a key built from those would not match the
-        resumed run's, so Lightning would restore nothing (best path, top-k, RNG states)."""
+        """Built from the *configured* monitor: one a fallback changed mid-run would not match the resumed run's
+        key, so Lightning would restore nothing (best path, top-k, RNG states)."""
         current: tuple[str | None, str] = (self.monitor, self.mode)  # type: ignore[has-type]
         self.monitor, self.mode = self.configured
         try:
@@ -113,13 +110,9 @@ class LitCheckpoint(ModelCheckpoint):
             self.monitor, self.mode, self.kth_value = loss, "min", torch.tensor(float("inf"))
         say(f"{type(trainer.lightning_module).__name__} does not log {unlogged}; it logs {logged}: {advice}.")
 
-    def on_sanity_check_end(self, trainer, pl_module) -> None:
-        super().on_sanity_check_end(trainer, pl_module)
-        if trainer.callback_metrics:  # the sanity check's validation logged something: decide now, not after epoch 1
-            self._check_monitor(trainer)
-
     def on_validation_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking:
+        # In the sanity check if its validation logged something: decide now, not after epoch 1.
+        if not trainer.sanity_checking or trainer.callback_metrics:
             self._check_monitor(trainer)
         super().on_validation_end(trainer, pl_module)
 
@@ -224,11 +217,8 @@ def tidy_after_kill(folder: Path) -> None:
 
 def atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, fsync, then rename: readers see old or new, never half.
-
-    Lightning 2.6 stages the file in the *system* temporary folder and ``shutil.move``s it, which across
-    filesystems (tmpfs ``/tmp``, node-local disk vs shared volume) copies in place: a kill mid-copy truncates
-    ``last.ckpt``. :class:`LitCheckpoint` removes leftovers of killed writes here at setup.
-    """
+    Lightning 2.6 stages it in the *system* temporary folder and ``shutil.move``s it, which across filesystems
+    (tmpfs ``/tmp``, node-local disk vs shared volume) copies in place: a kill mid-copy truncates ``last.ckpt``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = staging_path(path)
     try:

@@ -102,10 +102,8 @@ _configure_model.__name__ = "configure_model"  # a pickled module finds the hook
 
 
 def _dtype(name: str | None) -> torch.dtype | None:
-    if name is None:
-        return None
-    value = getattr(torch, name.removeprefix("torch."), None)
-    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+    value = None if name is None else getattr(torch, name.removeprefix("torch."), None)
+    if name is not None and not (isinstance(value, torch.dtype) and value.is_floating_point):
         raise UserError(f"--trainer.strategy.param_dtype: '{name}' is not a floating dtype; use bfloat16 or float16.")
     return value
 
@@ -154,22 +152,19 @@ def shard_module(module: nn.Module, strategy: FullyShardedStrategy) -> None:
             f"--strategy fsdp: {type(module).__name__} holds parameters itself ({', '.join(own)}); move them into a "
             "submodule, or shard the module in its own configure_model."
         )
-    _shard([c for c in module.children() if holds_params(c)], wrap_units(module, strategy.wrap_policy), strategy)
+    shard_backbone(module, strategy, roots=[c for c in module.children() if holds_params(c)])
 
 
-def shard_backbone(net: nn.Module, strategy: FullyShardedStrategy) -> None:
-    """Apply activation checkpointing and ``fully_shard`` to the units of ``net``, then to ``net`` itself."""
-    _shard([net], wrap_units(net, strategy.wrap_policy), strategy)
-
-
-def _shard(roots: list[nn.Module], units: list[nn.Module], strategy: FullyShardedStrategy) -> None:
+def shard_backbone(net: nn.Module, strategy: FullyShardedStrategy, roots: list[nn.Module] | None = None) -> None:
+    """Apply activation checkpointing and ``fully_shard`` to the units of ``net``, then to ``roots`` (``net``)."""
     from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
+    roots = [net] if roots is None else roots
     if any(isinstance(root, FSDPModule) for root in roots):  # Lightning configures again for test after fit
         return
     precision = MixedPrecisionPolicy(param_dtype=strategy.param_dtype, reduce_dtype=torch.float32)
     options = {"mesh": strategy.device_mesh["data_parallel"], "reshard_after_forward": strategy.reshard_after_forward}
-    for unit in units:
+    for unit in wrap_units(net, strategy.wrap_policy):
         if strategy.activation_checkpointing:
             unit.forward = functools.partial(checkpoint, unit.forward, use_reentrant=False)
         if not any(unit is root for root in roots):

@@ -1,10 +1,8 @@
 """``ddp_spawn`` whose launching process learns how far training got (steps, epochs), not only the metrics.
 
-With ``ddp_spawn`` the ranks train in child processes. Lightning sends back to the launching process the
-weights, the best checkpoint path and ``trainer.callback_metrics``, but not the loops' progress, so the
-launching process said ``global_step = 0`` (in ``results.json``, and for the test that follows). Rank 0 adds
-its fit loop's state to the metrics that travel back, and :func:`restore_fit_progress` loads it on the
-other side: Lightning's public path, no launcher of our own.
+Lightning sends back from ddp_spawn's child processes the weights, the best checkpoint path and
+``trainer.callback_metrics``, not the loops' progress (``results.json`` said ``global_step = 0``). Rank 0 adds
+its fit loop's state to those metrics and :func:`restore_fit_progress` loads it: no launcher of our own.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from typing import Any
 
 from pytorch_lightning.strategies import DDPStrategy
 
-#: The ``callback_metrics`` entry that carries the fit loop's state; removed again by restore_fit_progress.
 FIT_LOOP_KEY = "litproj/fit_loop_state"
 
 

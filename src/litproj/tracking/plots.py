@@ -9,12 +9,19 @@ from typing import Any
 import torch
 
 
-def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str] | None = None):
-    """Rows: true class; counts in the cells while they stay readable (up to 30 classes)."""
+def log_confusion_matrix(trainer, matrix: torch.Tensor, class_names: Sequence[str] | None = None) -> None:
+    """Save ``confusion_matrix.png`` in the run directory and add it to every TensorBoard logger. Rows: true class;
+    counts in the cells while they stay readable (up to 30 classes).
+
+    The figure is rendered once and both outputs take its pixels: ``savefig`` and TensorBoard's ``add_figure``
+    would each draw it again (a third of a second for a 10-class matrix on a laptop CPU).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
+    from matplotlib.image import imsave
 
     n = matrix.shape[0]
     names = list(class_names) if class_names else [str(i) for i in range(n)]
@@ -30,20 +37,6 @@ def confusion_figure(matrix: torch.Tensor, class_names: Sequence[str] | None = N
         value = int(matrix[i, j])
         ax.text(j, i, value, ha="center", va="center", color="white" if value > high else "black")
     fig.tight_layout()
-    return fig
-
-
-def log_confusion_matrix(trainer, matrix: torch.Tensor, class_names: Sequence[str] | None = None) -> None:
-    """Save ``confusion_matrix.png`` in the run directory and add it to every TensorBoard logger.
-
-    The figure is rendered once and both outputs take its pixels: ``savefig`` and TensorBoard's ``add_figure``
-    would each draw it again (a third of a second for a 10-class matrix on a laptop CPU).
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from matplotlib.image import imsave
-
-    fig = confusion_figure(matrix, class_names)
     fig.canvas.draw()
     pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]
     plt.close(fig)

@@ -45,50 +45,32 @@ class FinalMetricsToHParams(Callback):
                 logger.log_hyperparams(flat, metrics=metrics)
 
 
-def _wandb(logger: WandbLogger) -> dict:
-    wandb = sys.modules.get("wandb")  # never imported here: a run that never used W&B has none
-    run = getattr(wandb, "run", None)  # the active run; `logger.experiment` would start one
-    if run is None or run.id != logger.version:
-        return {}
-    found = {"wandb": {"dir": str(Path(run.dir).parent), "project": run.project, "group": run.group, "id": run.id}}
-    # W&B closes runs at interpreter exit and prints its "wandb sync" hint then, after the results line that
-    # tools read as the last one; closing here keeps that line last and frees the run for the next build.
-    run.finish()
-    return found
-
-
-def _mlflow(logger: MLFlowLogger) -> dict:
-    client = logger.experiment  # the run Lightning started when it logged hyperparameters
-    experiment = client.get_experiment(logger.experiment_id).name
-    return {"mlflow": {"tracking_uri": client.tracking_uri, "experiment": experiment, "run_id": logger.run_id}}
-
-
 def describe(logger: Logger) -> dict:
     """Where one logger wrote: a file or folder for local loggers, run ids for trackers."""
     if isinstance(logger, CSVLogger):
         return {"csv": logger.experiment.metrics_file_path}
     if isinstance(logger, TensorBoardLogger):
         return {"tensorboard": str(Path(logger.log_dir))}
-    if isinstance(logger, WandbLogger):
-        return _wandb(logger)
     if isinstance(logger, MLFlowLogger):
-        return _mlflow(logger)
+        client = logger.experiment  # the run Lightning started when it logged hyperparameters
+        experiment = client.get_experiment(logger.experiment_id).name
+        return {"mlflow": {"tracking_uri": client.tracking_uri, "experiment": experiment, "run_id": logger.run_id}}
+    if isinstance(logger, WandbLogger):
+        # The active run, never `logger.experiment` (it would start one), from wandb only if imported (a run that
+        # never used W&B has none).
+        run = getattr(sys.modules.get("wandb"), "run", None)
+        if run is None or run.id != logger.version:
+            return {}
+        found = {"dir": str(Path(run.dir).parent), "project": run.project, "group": run.group, "id": run.id}
+        # W&B closes runs at interpreter exit and prints its "wandb sync" hint then, after the results line that
+        # tools read as the last one; closing here keeps that line last and frees the run for the next build.
+        run.finish()
+        return {"wandb": found}
     return {type(logger).__name__: getattr(logger, "log_dir", None) or logger.save_dir}
 
 
 #: The run folder's record of its tracker runs, read back when a fit resumes there (one tracker run per training).
 RECORD = "trackers.json"
-
-
-def run_ids(trainer: Trainer) -> dict:
-    """The ids that reopen this training's tracker runs (W&B run id, MLflow run id and store), on rank 0."""
-    ids: dict = {}
-    for logger in trainer.loggers:
-        if isinstance(logger, WandbLogger):
-            ids["wandb"] = {"id": logger.experiment.id}
-        elif isinstance(logger, MLFlowLogger):
-            ids["mlflow"] = {"run_id": logger.run_id, "tracking_uri": logger.experiment.tracking_uri}
-    return ids
 
 
 def recorded_runs(run_dir: Path, checkpoint: str | None = None) -> dict:
@@ -119,7 +101,12 @@ class TrackerRuns(Callback):
     def on_fit_start(self, trainer: Trainer, pl_module) -> None:
         if not trainer.is_global_zero:  # other ranks hold no tracker runs
             return
-        self._ids = run_ids(trainer)
+        self._ids = {}  # the ids that reopen this training's tracker runs
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                self._ids["wandb"] = {"id": logger.experiment.id}
+            elif isinstance(logger, MLFlowLogger):
+                self._ids["mlflow"] = {"run_id": logger.run_id, "tracking_uri": logger.experiment.tracking_uri}
         if self._ids:  # written before the first step: a run killed at any later point can be continued
             record = Path(trainer.default_root_dir) / RECORD
             record.write_text(json.dumps(self._ids, indent=2) + "\n", encoding="utf-8")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import logging
 import warnings
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import torch
@@ -23,29 +22,30 @@ _PRECISION_ALIASES = {"16": "16-mixed", "bf16": "bf16-mixed", "32": "32-true", "
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true")
 
 
-def refused_by_lightning(strategy, precision: str, accelerator: str = "cpu", devices=1) -> str | None:
-    """Lightning's reason for refusing ``precision`` with ``strategy`` (a name or a fresh instance), or ``None``.
-
-    Asked by building a Trainer (cheap: nothing is launched), so the answer is Lightning's own and follows
-    its upgrades; a list of our own would go stale.
-    """
+def precisions_refused(strategy) -> list[str]:
+    """The :data:`PRECISIONS` Lightning refuses with ``strategy`` (a name or an instance, copied for each Trainer,
+    which binds it). Asked by building Trainers (cheap: nothing is launched), so the answer is Lightning's own and
+    follows its upgrades; a list of our own would go stale."""
     quiet = [logging.getLogger(name) for name in ("pytorch_lightning", "lightning_fabric")]
     levels = [logger.level for logger in quiet]
+    refused = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for logger in quiet:
                 logger.setLevel(logging.ERROR)
-            Trainer(
-                strategy=strategy, precision=precision, accelerator=accelerator, devices=devices, logger=False,
-                enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-            )  # fmt: skip
-    except (ValueError, MisconfigurationException) as err:
-        return str(err)
+            for precision in PRECISIONS:
+                try:
+                    Trainer(
+                        strategy=copy.deepcopy(strategy), precision=precision, accelerator="cpu", devices=1,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, logger=False,
+                    )  # fmt: skip
+                except (ValueError, MisconfigurationException):
+                    refused.append(precision)
     finally:
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)
-    return None
+    return refused
 
 
 def strategy_precision_error(trainer_config: dict, err: Exception) -> UserError | None:
@@ -54,29 +54,19 @@ def strategy_precision_error(trainer_config: dict, err: Exception) -> UserError 
     precision, strategy = trainer_config.get("precision"), trainer_config.get("strategy")
     if precision is None or "precision" not in str(err) or isinstance(strategy, str):
         return None
-    name = type(strategy).__name__
-    refused = precisions_refused(lambda: copy.deepcopy(strategy))  # a Trainer binds its strategy: a copy each
-    works = [p for p in PRECISIONS if p not in refused]
+    works = [p for p in PRECISIONS if p not in precisions_refused(strategy)]
     return UserError(
-        f"--trainer.precision {precision}: {name} does not support it (Lightning refuses the pair before training); "
-        f"use one of {', '.join(works)}."
+        f"--trainer.precision {precision}: {type(strategy).__name__} does not support it (Lightning refuses the pair "
+        f"before training); use one of {', '.join(works)}."
     )
-
-
-def precisions_refused(make_strategy: Callable[[], object]) -> list[str]:
-    """The :data:`PRECISIONS` Lightning refuses with the strategy ``make_strategy()`` builds (fresh each time)."""
-    return [p for p in PRECISIONS if refused_by_lightning(make_strategy(), p) is not None]
 
 
 def check_precision(requested, trainer, notes: RunNotes) -> None:
     """Say when the precision that trains is not the one asked for; refuse bf16 on a GPU without it."""
     asked, used = (_PRECISION_ALIASES.get(str(p), str(p)) for p in (requested or "32-true", trainer.precision))
     device = trainer.strategy.root_device
-    if (
-        used.startswith("bf16")
-        and device.type == "cuda"
-        and not torch.cuda.is_bf16_supported(including_emulation=False)
-    ):
+    bf16_on_cuda = used.startswith("bf16") and device.type == "cuda"
+    if bf16_on_cuda and not torch.cuda.is_bf16_supported(including_emulation=False):
         raise UserError(
             f"--trainer.precision {asked}: {torch.cuda.get_device_name(device)} has no bfloat16 support; "
             "use --trainer.precision 16-mixed."

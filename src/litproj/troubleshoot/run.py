@@ -1,24 +1,23 @@
 """How the troubleshooting kit wraps a run: checks before it, tuning and OOM recovery around ``fit``."""
 
 import inspect
+from pathlib import Path
 
+import yaml
+from lightning_utilities.core.rank_zero import rank_zero_only
 from pytorch_lightning import Callback
 
 from litproj.rundir import is_child_rank
-from litproj.troubleshoot.batch import batch_size_of
-from litproj.troubleshoot.oom import OOMRecovery, install_simulated_oom, recovery_wanted
+from litproj.troubleshoot.oom import OOMRecovery, batch_size_of, install_simulated_oom, recovery_wanted
 from litproj.troubleshoot.precision import check_precision
-from litproj.troubleshoot.saved_config import update_saved_config
 from litproj.troubleshoot.shapes import check_shapes, print_summary
 from litproj.troubleshoot.tuning import check_finders, find_batch_size, find_lr
 
 
 class RunNotes(Callback):
-    """The troubleshooting sections of a run (OOM retries, finder results, precision) for results.json.
-
-    A callback only so that the summary finds it through ``litproj_report()`` like every other
-    contributor; it hooks into nothing. A section with a ``summary`` string also gets a row in the summary table.
-    """
+    """The troubleshooting sections of a run (OOM retries, finder results, precision) for results.json. A callback
+    only so that the summary finds it through ``litproj_report()`` like every other contributor; it hooks into
+    nothing. A section with a ``summary`` string also gets a row in the summary table."""
 
     def __init__(self) -> None:
         self.sections: dict[str, dict] = {}
@@ -75,6 +74,23 @@ def _config_key(section: str, obj, name: str) -> str | None:
         return None
     accepted = any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
     return f"{section}.init_args.{name}" if accepted else None
+
+
+@rank_zero_only
+def update_saved_config(run_dir: Path | str, changes: dict[str, object]) -> None:
+    """Set dotted keys in ``run_dir/config.yaml``, so ``--config`` on it repeats the run that finished
+    (not the one that ran out of memory) and ``test``/``predict`` from its checkpoints use a batch that fits."""
+    path = Path(run_dir) / "config.yaml"
+    if not changes or not path.is_file():
+        return
+    config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = config
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
 def fit(cli) -> None:

@@ -14,8 +14,8 @@ from litproj.errors import UserError
 
 #: Public layer classes by input notation (the Lazy and QAT convolutions subclass these, the Lazy BatchNorms do not).
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
-_LAZY_BATCH_NORMS = (nn.LazyBatchNorm1d, nn.LazyBatchNorm2d, nn.LazyBatchNorm3d)
+_BATCH_NORMS: tuple[type[nn.Module], ...] = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+_BATCH_NORMS += (nn.LazyBatchNorm1d, nn.LazyBatchNorm2d, nn.LazyBatchNorm3d)
 
 
 def _shape(value) -> list[int] | str:
@@ -32,7 +32,7 @@ def expected_input(module: nn.Module) -> str | None:
         return f"[*, {module.in_features}]"
     if isinstance(module, _CONVOLUTIONS):
         return f"[N, {module.in_channels}, {', '.join('HWD'[: len(module.kernel_size)])}]"
-    if isinstance(module, (*_BATCH_NORMS, *_LAZY_BATCH_NORMS)):
+    if isinstance(module, _BATCH_NORMS):
         return f"[N, {module.num_features}, ...]"
     if isinstance(module, nn.LayerNorm):
         return f"[*, {', '.join(map(str, module.normalized_shape))}]"
@@ -61,18 +61,16 @@ def check_shapes(model: nn.Module, image_hint: str = "") -> None:
     example = example_input(model)
     if example is None:
         return
-    entered: list[tuple[str, nn.Module, object]] = []
+    leaves = {module: name for name, module in model.named_modules() if name and not list(module.children())}
+    entered: list[tuple[nn.Module, object]] = []
 
-    def enter(name):
-        return lambda module, args: entered.append((name, module, args))
+    def enter(module, args):
+        entered.append((module, args))
 
     def leave(module, args, output):
         entered.pop()
 
-    handles = []
-    for name, module in model.named_modules():
-        if name and not list(module.children()):
-            handles += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
+    handles = [m.register_forward_pre_hook(enter) for m in leaves] + [m.register_forward_hook(leave) for m in leaves]
     training = model.training
     model.eval()
     try:
@@ -81,15 +79,15 @@ def check_shapes(model: nn.Module, image_hint: str = "") -> None:
     except RuntimeError as err:
         if not entered:
             raise
-        name, module, args = entered[-1]
+        module, args = entered[-1]
         expects = expected_input(module) or "another shape"
         fix = "Choose a backbone that fits these images (or one that pools adaptively)"
         if not image_hint:
             fix = "Size the layers for these inputs (nn.LazyLinear infers in_features)"
         raise UserError(
-            f"shape check: layer '{name}' ({type(module).__name__}) expects {expects} but gets {_shape(args)} "
-            f"from an input of {_shape(example)}{image_hint}. {fix}; python train.py --summary shows every "
-            "layer's shapes."
+            f"shape check: layer '{leaves[module]}' ({type(module).__name__}) expects {expects} but gets "
+            f"{_shape(args)} from an input of {_shape(example)}{image_hint}. {fix}; python train.py --summary shows "
+            "every layer's shapes."
         ) from err
     finally:
         model.train(training)
@@ -98,11 +96,8 @@ def check_shapes(model: nn.Module, image_hint: str = "") -> None:
 
 
 def print_summary(model: nn.Module, console: Console | None = None) -> None:
-    """Every layer with its input and output shape (the job torchsummary does), from Lightning's ModelSummary.
-
-    Modules the example input never reaches (metrics) are left out; without ``example_input_array``
-    every layer is listed with its type and parameters, and a note says how to get shapes.
-    """
+    """Every layer with its input and output shape (the job torchsummary does), from Lightning's ModelSummary;
+    modules the example input never reaches (metrics) are left out. Without ``example_input_array``: no shapes."""
     example = example_input(model)
     summary = ModelSummary(model, max_depth=-1)
     title, columns = f"{type(model).__name__}: layers", ["layer", "type", "params"]

@@ -6,7 +6,7 @@ from pytorch_lightning.tuner import Tuner
 from pytorch_lightning.utilities.parsing import lightning_hasattr
 
 from litproj.errors import UserError, say
-from litproj.troubleshoot.batch import require_batch_size, set_batch_size
+from litproj.troubleshoot.oom import require_batch_size, set_batch_size
 
 _LR_STEPS = 100
 _NO_BATCH = "to tune; give it an int `batch_size` its dataloaders read."
@@ -45,9 +45,8 @@ def find_batch_size(trainer, model, datamodule, mode: str, max_val: int) -> dict
 
 
 def find_lr(trainer, model, datamodule, run_dir: Path, attr: str = "lr") -> dict:
-    """Run Lightning's learning-rate range test, set its suggestion on ``attr`` and save ``lr_find.png``.
-
-    Returns the ``lr_finder`` section of results.json (``lr`` is None without a clear suggestion)."""
+    """Run Lightning's learning-rate range test, set its suggestion on ``attr`` and save ``lr_find.png``; returns
+    the ``lr_finder`` section of results.json (``lr`` is None without a clear suggestion)."""
     import matplotlib
 
     matplotlib.use("Agg")

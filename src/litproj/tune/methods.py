@@ -1,10 +1,8 @@
 """Searchers and schedulers by name; Ray Tune's own do the work.
 
-Searchers choose the next trial's values: ``grid`` and ``random`` use Ray's variant generator, ``optuna``
-and ``hyperopt`` (TPE) learn from finished trials, ``bohb`` pairs a model-based searcher with HyperBand's
-budgets. Schedulers choose which trials keep training: ``fifo`` runs every trial to the end, ``asha`` and
-``hyperband`` stop trials that trail their peers at the same epoch, ``pbt`` copies the weights of good
-trials into bad ones and perturbs their values (from the checkpoints litproj's callback reports).
+``grid`` and ``random`` use Ray's variant generator; ``optuna``, ``hyperopt`` and ``bohb`` learn from finished
+trials. ``asha`` and ``hyperband`` stop trials that trail their peers at the same epoch; ``pbt`` copies good
+trials' weights into bad ones and perturbs their values (from the checkpoints litproj's callback reports).
 """
 
 from __future__ import annotations
@@ -21,10 +19,10 @@ SEARCHERS: dict[str, tuple[str, ...]] = {
 }
 #: searchers on Ray's variant generator, which enumerates ``grid`` values and limits concurrency itself
 VARIANT_GENERATOR = ("grid", "random")
+SCHEDULERS = ("fifo", "asha", "hyperband", "pbt")
 
 
 def check_searcher(name: str) -> None:
-    """Fail with one line for an unknown searcher."""
     if name not in SEARCHERS:
         names = ", ".join(SEARCHERS)
         raise UserError(f"--search: unknown searcher '{name}'.{did_you_mean(name, SEARCHERS)} Choose one of: {names}.")
@@ -62,11 +60,6 @@ def make_searcher(name: str, metric: str, mode: str, seed: int, max_concurrent: 
     return BasicVariantGenerator(random_state=seed, max_concurrent=max_concurrent or 0)
 
 
-SCHEDULERS = ("fifo", "asha", "hyperband", "pbt")
-#: Ray counts one ``training_iteration`` per report, and litproj reports once per validation (epoch).
-TIME_ATTR = "training_iteration"
-
-
 def resolve_scheduler(name: str | None, search: str) -> str:
     """The scheduler to use: ASHA by default, BOHB's own HyperBand for BOHB; impossible pairs fail in one line."""
     if name is None:
@@ -84,22 +77,24 @@ def resolve_scheduler(name: str | None, search: str) -> str:
 
 
 def make_scheduler(name: str, search: str, max_t: int, space: dict):
-    """Ray's scheduler object; with BOHB, HyperBand is the BOHB-aware variant."""
+    """Ray's scheduler object (None: Ray's FIFO); with BOHB, HyperBand is the BOHB-aware variant.
+
+    Ray's schedulers count ``training_iteration`` by default: one per report, and litproj reports once per epoch.
+    """
     from ray.tune import schedulers
 
     from litproj.tune.space import to_ray
 
     if name == "asha":  # rungs at 1, 3, 9, ... epochs: a trial must be in the top third at a rung to train on
-        return schedulers.ASHAScheduler(time_attr=TIME_ATTR, max_t=max_t, grace_period=1, reduction_factor=3)
-    if name == "hyperband":
-        hyperband = schedulers.HyperBandForBOHB if search == "bohb" else schedulers.HyperBandScheduler
-        return hyperband(time_attr=TIME_ATTR, max_t=max_t, reduction_factor=3)
+        return schedulers.ASHAScheduler(max_t=max_t, reduction_factor=3)
+    if name == "hyperband":  # Ray's default reduction factor is 3 too
+        return (schedulers.HyperBandForBOHB if search == "bohb" else schedulers.HyperBandScheduler)(max_t=max_t)
     if name == "pbt":
         return schedulers.PopulationBasedTraining(
-            time_attr=TIME_ATTR,
+            time_attr="training_iteration",
             perturbation_interval=max(1, max_t // 4),
             hyperparam_mutations=to_ray(space, enumerate_grid=False),
             quantile_fraction=0.5,
             synch=False,
         )
-    return schedulers.FIFOScheduler()
+    return None

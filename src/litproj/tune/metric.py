@@ -74,17 +74,6 @@ def logged_metrics(train_args: list[str], values: dict) -> set[str] | None:
     return probe.metrics
 
 
-def _mode_for(metric: str, monitor: str | None, monitor_mode: str) -> str:
-    if metric == monitor:
-        return monitor_mode
-    name = metric.lower()
-    if "loss" in name or "err" in name:
-        return "min"
-    if "acc" in name:
-        return "max"
-    raise UserError(f"--metric {metric}: add --mode min or --mode max (whether higher is better is not clear).")
-
-
 def choose_metric(
     metric: str | None, mode: str | None, checkpoint, default_monitor: str | None, logged: set[str] | None
 ) -> tuple[str, str]:
@@ -101,4 +90,11 @@ def choose_metric(
         raise UserError("--metric: the checkpoint monitors no metric; pass --metric NAME and --mode min|max.")
     if logged is not None and metric not in logged:
         raise UserError(not_logged_message(metric, logged))
-    return metric, mode or _mode_for(metric, monitor, checkpoint.mode)
+    if mode or metric == monitor:
+        return metric, mode or checkpoint.mode
+    name = metric.lower()
+    if "loss" in name or "err" in name:
+        return metric, "min"
+    if "acc" in name:
+        return metric, "max"
+    raise UserError(f"--metric {metric}: add --mode min or --mode max (whether higher is better is not clear).")

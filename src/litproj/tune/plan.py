@@ -1,7 +1,8 @@
-"""Everything tune.py decides before Ray starts, each mistake caught here as one line.
+"""Everything tune.py decides before Ray starts, each mistake caught here as one line, and ``best.yaml``.
 
 Searcher and scheduler names, the space file, the train.py overrides and the space's keys (parsed by
-train.py's own parser), resources and budget: a search that would fail in every trial fails here first.
+train.py's own parser, so a typo fails once instead of in every trial), resources and budget. The parsed
+config gives the search its defaults (metric, epochs, seed) and, for the best trial, ``best.yaml``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 
 from jsonargparse import Namespace
 
+from litproj.cli.app import LitCLI
+from litproj.cli.args import prepare
 from litproj.errors import UserError
 from litproj.rundir import new_run_dir
 from litproj.tune import space as spaces
 from litproj.tune.methods import VARIANT_GENERATOR, check_searcher, check_searcher_packages, resolve_scheduler
 from litproj.tune.metric import choose_metric, logged_metrics
 from litproj.tune.options import flag_name
-from litproj.tune.train_config import check_train_args
 
 OPTIONS_FILE = "tune_options.json"
 
@@ -35,11 +37,9 @@ class Plan:
     metric: str
     mode: str
     max_epochs: int
-    seed: int
     num_samples: int
     resources: dict
-    runs_dir: str = "runs"
-    name: str | None = None
+    config: Namespace  # train.py's, with the first set of the space's values
     search_dir: Path | None = None
 
     @property
@@ -82,9 +82,7 @@ def user_train_args(options: Namespace) -> list[str]:
 def around_space(options: Namespace, grid: bool) -> dict:
     """The space of the search that wrote ``--around``'s best.yaml, narrowed around its best values."""
     folder = Path(str(options.around)).parent
-    if not (
-        Path(str(options.around)).is_file() and (folder / "search.json").is_file() and (folder / OPTIONS_FILE).is_file()
-    ):
+    if not all(p.is_file() for p in (Path(str(options.around)), folder / "search.json", folder / OPTIONS_FILE)):
         raise UserError(
             f"--around: '{options.around}' is not the best.yaml of a finished search (no search.json and "
             f"{OPTIONS_FILE} beside it); pass runs/tune/NAME/version_N/best.yaml."
@@ -92,14 +90,47 @@ def around_space(options: Namespace, grid: bool) -> dict:
     if options.space:
         raise UserError("--around narrows the space of the search it refines; drop --space.")
     coarse = json.loads((folder / OPTIONS_FILE).read_text(encoding="utf-8"))
-    scheduler = resolve_scheduler(coarse.get("scheduler"), coarse["search"])
-    path = coarse.get("space") or spaces.default_space_path(coarse["search"], scheduler)
     best = json.loads((folder / "search.json").read_text(encoding="utf-8"))["best_values"]
     if coarse.get("around"):  # that search refined another: narrow its own space further
         space = around_space(Namespace(around=coarse["around"], space=None), grid=coarse["search"] == "grid")
     else:
-        space = spaces.load_space(path)
+        scheduler = resolve_scheduler(coarse.get("scheduler"), coarse["search"])
+        space = spaces.load_space(coarse.get("space") or spaces.default_space_path(coarse["search"], scheduler))
     return spaces.around(space, best, grid)
+
+
+class _ParseOnly(LitCLI):
+    """LitCLI that stops after parsing: no run folder, no model, no data."""
+
+    def before_instantiate_classes(self) -> None:
+        pass
+
+    def instantiate_classes(self) -> None:
+        pass
+
+
+def parse_train_args(train_args: list[str], values: dict | None = None) -> _ParseOnly:
+    """Parse ``train.py fit TRAIN_ARGS`` with ``values`` applied as dotted overrides (they win)."""
+    return _ParseOnly(prepare(["fit", *train_args, *spaces.as_overrides(values or {})]))
+
+
+def write_best_config(plan, best) -> Path:
+    """The full config of the user's overrides plus the best values, parsed by train.py's parser: unlike the
+    trial's ``config.yaml``, without its run folder, its progress bar setting and the CPU accelerator of CPU trials."""
+    cli = parse_train_args(plan.train_args, best.values)
+    config = cli.config.clone()
+    config.name = None  # the experiment is then named after the file (best.yaml -> runs/best/)
+    config.ckpt_path = None
+    path = plan.search_dir / "best.yaml"
+    value = f"{best.best:.4f}" if best.best is not None else "-"
+    header = (
+        f"Best trial {best.trial_id} of {plan.options.search} + {plan.scheduler} search {plan.search_dir}\n"
+        f"{plan.metric} = {value} after {best.epochs} epochs; searched values: {best.values}\n"
+        f"Train it: python train.py --config {path}"
+    )
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    path.write_text(comments + cli.parser.dump(config, skip_none=False), encoding="utf-8")
+    return path
 
 
 def make_plan(options: Namespace) -> Plan:
@@ -114,9 +145,14 @@ def make_plan(options: Namespace) -> Plan:
         space = spaces.load_space(space_path)
     examples = spaces.example_values(space)
     train_args = user_train_args(options)
-    cli = check_train_args(train_args, examples, space_path)
-    config = cli.config
-    max_epochs = config.trainer.max_epochs
+    parsed = [parse_train_args(train_args)]
+    for values in examples:  # after the overrides alone, with each set of values: an error names its source
+        try:
+            parsed.append(parse_train_args(train_args, values))
+        except UserError as err:
+            raise UserError(f"--space {space_path}: {err}") from err
+    cli = parsed[:2][-1]  # with the first set of values: what the search's defaults are read from
+    config, max_epochs = cli.config, cli.config.trainer.max_epochs
     if max_epochs is None or max_epochs < 1:
         raise UserError("--trainer.max_epochs: a search needs a fixed number of epochs per trial, e.g. 10.")
     num_samples = options.num_samples or (1 if options.search == "grid" else 8)
@@ -134,25 +170,13 @@ def make_plan(options: Namespace) -> Plan:
             "instead (--metric and --mode choose).",
             file=sys.stderr,
         )
-    return Plan(
-        options=options,
-        scheduler=scheduler,
-        space=space,
-        metric=metric,
-        mode=mode,
-        max_epochs=int(max_epochs),
-        seed=int(config.seed_everything),
-        num_samples=num_samples,
-        resources=resources,
-        runs_dir=config.runs_dir,
-        name=config.name,
-    )
+    return Plan(options, scheduler, space, metric, mode, int(max_epochs), num_samples, resources, config)
 
 
 def new_search_dir(plan: Plan) -> Path:
     """``<runs_dir>/tune/<name>/version_<n>`` (or under ``--storage``), named by ``--name`` or the method."""
-    root = Path(plan.options.storage) if plan.options.storage else Path(plan.runs_dir) / "tune"
-    search_dir = new_run_dir(root.resolve(), plan.name or f"{plan.options.search}_{plan.scheduler}")
+    root = Path(plan.options.storage) if plan.options.storage else Path(plan.config.runs_dir) / "tune"
+    search_dir = new_run_dir(root.resolve(), plan.config.name or f"{plan.options.search}_{plan.scheduler}")
     (search_dir / OPTIONS_FILE).write_text(json.dumps(plan.options.as_dict(), indent=2) + "\n", encoding="utf-8")
     return search_dir
 

@@ -21,14 +21,12 @@ class RichProgress(Callback):
     """Prints trial ends as they happen and the top-trials table at most every ``interval`` seconds."""
 
     def __init__(self, metric: str, mode: str, max_epochs: int, interval: float = 30.0):
-        self.metric = metric
-        self.mode = mode
-        self.max_epochs = max_epochs
-        self.interval = interval
+        self.metric, self.mode, self.max_epochs, self.interval = metric, mode, max_epochs, interval
         self._last_table = time.monotonic()
 
-    def _print_end(self, trial, how: str) -> None:
+    def _print_end(self, trial, how: str | None = None) -> None:
         row = trial_row(trial, self.metric, self.mode)
+        how = how or ("stopped early" if row.epochs < self.max_epochs else "finished")
         value = "-" if row.best is None else f"{row.best:.4f}"
         detail = f": {row.error}" if row.error else ""
         console().print(f"trial {row.trial_id} {how} after {row.epochs} epochs, {self.metric} {value}{detail}")
@@ -40,8 +38,7 @@ class RichProgress(Callback):
             console().print(table(rows, self.metric, self.mode, self.max_epochs, "search so far", top=5))
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
-        how = "stopped early" if trial_row(trial, self.metric, self.mode).epochs < self.max_epochs else "finished"
-        self._print_end(trial, how)
+        self._print_end(trial)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self._print_end(trial, "failed")
@@ -65,11 +62,10 @@ class MetricGuard(Callback, Stopper):
     def __init__(self) -> None:
         self.message: str | None = None
 
-    def on_trial_recover(self, iteration, trials, trial, **info) -> None:
-        self.message = self.message or missing_metric_line(trial.get_error())
-
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self.message = self.message or missing_metric_line(trial.get_error())
+
+    on_trial_recover = on_trial_error  # a trial Ray will retry fails for the missing metric again
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False

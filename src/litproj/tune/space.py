@@ -7,8 +7,8 @@ A space file reads like a config with distributions in place of values::
     model.backbone: {grid: [small_cnn, resnet18]}
     trainer.gradient_clip_val: 1.0        # a fixed value
 
-Keeping the format small and litproj's own (rather than Ray's Python API) lets every searcher read the
-same file and lets tune.py reject a typo in one line before Ray starts.
+A small format of litproj's own (not Ray's Python API): every searcher reads the same file, and tune.py
+rejects a typo in one line before Ray starts.
 """
 
 from __future__ import annotations
@@ -31,20 +31,6 @@ def default_space_path(search: str, scheduler: str) -> Path:
     return config_dir() / "tune" / f"{'pbt' if scheduler == 'pbt' else search}.yaml"
 
 
-def _check_numbers(where: str, name: str, args: list) -> None:
-    if not all(isinstance(a, Real) and not isinstance(a, bool) for a in args):
-        raise UserError(f"{where}: {name} takes numbers, got {args}.")
-    low, high = args[0], args[1]
-    if low >= high:
-        raise UserError(f"{where}: {name} needs low < high, got [{low}, {high}].")
-    if "log" in name and low <= 0:
-        raise UserError(f"{where}: {name} needs a positive lower bound, got {low}.")
-    if name.endswith("randint") and not all(float(a).is_integer() for a in args):
-        raise UserError(f"{where}: {name} takes integers, got {args}.")
-    if name.startswith("q") and args[2] <= 0:
-        raise UserError(f"{where}: {name}'s step must be positive, got {args[2]}.")
-
-
 def _check_entry(where: str, spec) -> None:
     if not isinstance(spec, dict) or "class_path" in spec:
         return  # a fixed value
@@ -60,8 +46,19 @@ def _check_entry(where: str, spec) -> None:
     if not isinstance(args, list) or not args or (arity is not None and len(args) != arity):
         wanted = "a non-empty list of values" if arity is None else f"a list of {arity} numbers"
         raise UserError(f"{where}: {name} takes {wanted}, got {args!r}.")
-    if arity is not None:
-        _check_numbers(where, name, args)
+    if arity is None:
+        return
+    if not all(isinstance(a, Real) and not isinstance(a, bool) for a in args):
+        raise UserError(f"{where}: {name} takes numbers, got {args}.")
+    low, high = args[0], args[1]
+    if low >= high:
+        raise UserError(f"{where}: {name} needs low < high, got [{low}, {high}].")
+    if "log" in name and low <= 0:
+        raise UserError(f"{where}: {name} needs a positive lower bound, got {low}.")
+    if name.endswith("randint") and not all(float(a).is_integer() for a in args):
+        raise UserError(f"{where}: {name} takes integers, got {args}.")
+    if name.startswith("q") and args[2] <= 0:
+        raise UserError(f"{where}: {name}'s step must be positive, got {args[2]}.")
 
 
 def load_space(path: str | Path) -> dict:
@@ -104,10 +101,7 @@ def example_values(space: dict) -> list[dict]:
 
 
 def for_grid(space: dict, path: str, num_samples: int, seed: int) -> dict:
-    """Grid search enumerates every categorical value; ``num_samples`` > 1 repeats the grid with new seeds.
-
-    (The same seed would only run the same trial twice; new seeds measure how much of a difference is noise.)
-    """
+    """Every categorical value; ``num_samples`` > 1 repeats the grid with new seeds (which measure the noise)."""
     grid = {}
     for key, spec in space.items():
         dist = _distribution(spec)
@@ -152,19 +146,12 @@ def _narrowed(name: str, args: list, best, grid: bool):
 
 
 def around(space: dict, best: dict, grid: bool) -> dict:
-    """A finer space around ``best`` (a finished search's best values) for coarse-to-fine search.
-
-    Ranges shrink to FINER of their width around the best value (for ``grid``: FINE_POINTS values across
-    it); a categorical choice and a fixed value stay at what the best trial used.
-    """
+    """A finer space around a finished search's ``best`` values: ranges narrow (:func:`_narrowed`); a categorical
+    choice and a fixed value stay at what the best trial used."""
     finer = {}
     for key, spec in space.items():
-        dist = _distribution(spec)
-        value = best.get(key, spec)
-        if dist is None or dist[0] in CATEGORICAL:
-            finer[key] = value
-        else:
-            finer[key] = _narrowed(dist[0], dist[1], value, grid)
+        dist, value = _distribution(spec), best.get(key, spec)
+        finer[key] = value if dist is None or dist[0] in CATEGORICAL else _narrowed(*dist, value, grid)
     return finer
 
 

@@ -7,6 +7,7 @@ workers per trial run Lightning DDP through a Ray Train ``TorchTrainer`` built i
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +27,7 @@ RAY_DDP = [
 class TrialSetup:
     """Everything a trial needs besides its sampled values; shipped to the trial by ``tune.with_parameters``.
 
-    ``cwd`` is where tune.py started (relative paths in the overrides keep working); ``resources`` are per
-    trial, or per worker when ``workers`` > 1 runs the trial through Ray Train.
+    ``cwd``: where tune.py started (relative paths keep working); ``resources``: per trial, or per Ray Train worker.
     """
 
     train_args: list[str]
@@ -48,26 +48,12 @@ class TrialSetup:
         torch.set_num_threads(max(1, int(self.resources.get("cpu", 1))))
         where = ["--runs_dir", self.search_dir, "--name", trial_id, *QUIET, *extra]
         args = ["fit", *self.train_args, *as_overrides(values), *where]
-        try:
-            if checkpoint is None:
-                run(args, trainer_defaults={"callbacks": [callback]})
-                return
-            with checkpoint.as_directory() as folder:  # PBT exploit, retry, resume
-                args += ["--ckpt_path", str(Path(folder) / CHECKPOINT_FILE)]
-                run(args, trainer_defaults={"callbacks": [callback]})
+        try:  # from a checkpoint: a PBT exploit, a retry, a resume
+            with checkpoint.as_directory() if checkpoint is not None else contextlib.nullcontext() as folder:
+                start = ["--ckpt_path", str(Path(folder) / CHECKPOINT_FILE)] if folder else []
+                run([*args, *start], trainer_defaults={"callbacks": [callback]})
         except UserError as err:  # one line, without a chain that Ray's traceback formatting may loop on
             raise UserError(" ".join(str(err).split())) from None
-
-
-def litproj_trial(config: dict, setup: TrialSetup) -> None:
-    """The Ray Tune function: build and fit through litproj's single path, reporting at each validation."""
-    from ray import tune
-
-    trial_id = tune.get_context().get_trial_id()
-    if setup.workers > 1:
-        fit_with_workers(config, setup, trial_id)
-    else:
-        setup.fit(config, trial_id, tune.get_checkpoint(), TuneReportCallback(setup.metric, params=config))
 
 
 def _worker_loop(loop_config: dict) -> None:
@@ -79,12 +65,18 @@ def _worker_loop(loop_config: dict) -> None:
     setup.fit(values, loop_config["trial_id"], ray.train.get_checkpoint(), callback, extra=RAY_DDP)
 
 
-def fit_with_workers(values: dict, setup: TrialSetup, trial_id: str) -> None:
-    """Run the trial on ``setup.workers`` Ray Train workers and wait for them.
+def litproj_trial(config: dict, setup: TrialSetup) -> None:
+    """The Ray Tune function: build and fit through litproj's single path, reporting at each validation.
 
-    The Train run is stored in the trial's folder, so a resumed or retried trial finds the workers' last
-    checkpoint there (``ray.train.get_checkpoint``); Ray's ``TuneReportCallback`` forwards rank 0's reports.
+    With ``setup.workers`` Ray Train workers, their Train run is stored in the trial's folder, so a resumed or
+    retried trial finds their last checkpoint there; Ray's ``TuneReportCallback`` forwards rank 0's reports.
     """
+    from ray import tune
+
+    trial_id = tune.get_context().get_trial_id()
+    if setup.workers == 1:
+        setup.fit(config, trial_id, tune.get_checkpoint(), TuneReportCallback(setup.metric, params=config))
+        return
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback as ForwardToTune
@@ -93,7 +85,7 @@ def fit_with_workers(values: dict, setup: TrialSetup, trial_id: str) -> None:
     per_worker = {"CPU": setup.resources.get("cpu", 1), **({"GPU": gpus} if gpus else {})}
     trainer = TorchTrainer(
         _worker_loop,
-        train_loop_config={"values": values, "setup": setup, "trial_id": trial_id},
+        train_loop_config={"values": config, "setup": setup, "trial_id": trial_id},
         scaling_config=ScalingConfig(num_workers=setup.workers, use_gpu=gpus > 0, resources_per_worker=per_worker),
         run_config=RunConfig(
             name="ray_train", storage_path=str(Path(setup.search_dir) / trial_id), callbacks=[ForwardToTune()]

@@ -1,11 +1,9 @@
-"""``--print_shtab SHELL``: the tab-completion script for ``./train.py``, written by shtab from the parser that reads
-the command line, so it offers every {{ cookiecutter.package_name }} and Trainer option (``--trainer.max_epochs``, ``--checkpoint.monitor``).
+"""``--print_shtab SHELL``: the tab-completion script for ``./train.py``, written by shtab from the parser itself.
 
-shtab is given the parser as it is (``shtab.complete``), not jsonargparse's ``get_completion_script``: that one also
-expands every class argument's subclasses, and on torch 2.14 it recursed through ``torch.Tensor`` into a 55 MB script
-that took a minute to write. So the model's and data's own options (``--model.lr``) are not offered: they depend on
-the class a config or flag names. (jsonargparse 4.47 also dropped its own ``--print_shtab`` for an opt-in
-``--print_completion``; this keeps LightningCLI's long-known flag.)
+Not jsonargparse's ``get_completion_script``: it expands every class argument's subclasses, and on torch 2.14 it
+recursed through ``torch.Tensor`` into a 55 MB script that took a minute. So the model's and data's own options
+(``--model.lr``) are not offered: they depend on the class named. jsonargparse 4.47 dropped its ``--print_shtab``;
+this keeps LightningCLI's long-known flag.
 """
 
 from __future__ import annotations

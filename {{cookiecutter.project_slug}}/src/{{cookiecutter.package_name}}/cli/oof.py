@@ -1,9 +1,7 @@
 """Out-of-fold predictions: each fold's best model on the samples it never trained on, so that every sample of the
-pooled training+validation data gets one honest prediction (for error analysis, calibration or stacking).
-
-Any LightningModule whose ``forward`` maps the inputs of ``(inputs, labels, ...)`` batches to ``(batch, classes)``
-scores qualifies; for anything else (dict batches, other outputs) the predictions are skipped with a one-line note
-rather than guessed.
+pooled training+validation data gets one honest prediction (for error analysis, calibration or stacking). Any
+module whose ``forward`` maps the inputs of ``(inputs, labels, ...)`` batches to ``(batch, classes)`` scores
+qualifies; for anything else the predictions are skipped with a one-line note rather than guessed.
 """
 
 from __future__ import annotations
@@ -49,12 +47,6 @@ def _labelled(batch: object) -> tuple[torch.Tensor, torch.Tensor] | None:
     return x, y
 
 
-def _kind(batch: object) -> str:
-    if isinstance(batch, dict):
-        return f"dicts ({', '.join(map(str, batch))})"
-    return f"{type(batch).__name__}s, not (inputs, labels) tuples"
-
-
 def predict_held_out(model, loader: DataLoader, fold: int, device: torch.device) -> HeldOut | str:
     """The fold's predictions on ``loader`` (its validation loader), or the reason they cannot be read."""
     labels, probs = [], []
@@ -63,8 +55,10 @@ def predict_held_out(model, loader: DataLoader, fold: int, device: torch.device)
         with torch.no_grad():
             for batch in loader:
                 pair = _labelled(batch)
+                if pair is None and isinstance(batch, dict):
+                    return f"the validation batches are dicts ({', '.join(map(str, batch))})"
                 if pair is None:
-                    return f"the validation batches are {_kind(batch)}"
+                    return f"the validation batches are {type(batch).__name__}s, not (inputs, labels) tuples"
                 x, y = pair
                 out = model(x.to(device))
                 if not torch.is_tensor(out) or out.dim() != 2 or len(out) != len(y):

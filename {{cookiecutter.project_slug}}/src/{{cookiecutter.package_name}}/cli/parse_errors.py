@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from {{ cookiecutter.package_name }}.cli.args import DEFAULT_CLASSES, flag_values
+from {{ cookiecutter.package_name }}.cli.args import DEFAULT_CLASSES, flag_values, top_level
 from {{ cookiecutter.package_name }}.errors import UserError, did_you_mean
 
 _NOISE = (
@@ -36,10 +36,11 @@ def import_class(class_path: str) -> type | None:
     return found if inspect.isclass(found) else None
 
 
-def init_parameters(cls: type) -> list[str]:
-    """Constructor parameter names of a class and its bases (following ``**kwargs`` up the MRO, as the parser does)."""
+def init_parameters(cls: type | None) -> list[str]:
+    """Constructor parameter names of a class and its bases (following ``**kwargs`` up the MRO, as the parser does);
+    none for ``None`` (a class :func:`import_class` could not import)."""
     names: list[str] = []
-    for klass in inspect.getmro(cls):
+    for klass in inspect.getmro(cls) if cls is not None else ():
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
@@ -53,12 +54,6 @@ def init_parameters(cls: type) -> list[str]:
     return names
 
 
-def class_parameters(class_path: str) -> list[str]:
-    """Constructor parameter names of the class ``class_path`` names; none when it cannot be imported."""
-    cls = import_class(class_path)
-    return init_parameters(cls) if cls is not None else []
-
-
 def known_options(parser) -> list[str]:
     """The options ``parser`` accepts, from public API: each default's key (``--trainer.max_epochs``), the groups
     above it (``--trainer``), the example classes' parameters, and ``--seed`` and the help flags, which have none."""
@@ -69,22 +64,21 @@ def known_options(parser) -> list[str]:
         keys = []
     groups = {".".join(k.split(".")[:n]) for k in keys for n in range(1, k.count(".") + 2)}
     known = ["--seed", "--help", "--print_config", *sorted(f"--{g}" for g in groups)]
-    return known + [f"--{g}.{p}" for g, default in DEFAULT_CLASSES.items() for p in class_parameters(default)]
+    return known + [
+        f"--{g}.{p}" for g, default in DEFAULT_CLASSES.items() for p in init_parameters(import_class(default))
+    ]
 
 
-def user_error_in_chain(err: BaseException | None) -> UserError | None:
-    """jsonargparse wraps errors raised by constructors; find a :class:`UserError` among the causes."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, UserError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
-
-
-def constructor_error(err: BaseException, classes: dict[str, str]) -> str | None:
-    """One line for a constructor that rejected its arguments, or ``None``; ``classes``: group -> class path."""
+def constructor_error(err: BaseException, classes: dict[str, str]) -> UserError | None:
+    """The :class:`UserError` a constructor raised (jsonargparse wraps it), else one line for a constructor that
+    rejected its arguments, or ``None``; ``classes``: group -> class path."""
+    seen: set[int] = set()
+    link: BaseException | None = err
+    while link is not None and id(link) not in seen:
+        if isinstance(link, UserError):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
     given = re.search(r"Given value: Namespace\(class_path='([^']+)'(?:, init_args=Namespace\((.*)\))?\)", str(err))
     cause = err.__cause__
     while cause is not None and cause.__cause__ is not None and "Union subtypes" in str(cause):
@@ -94,7 +88,7 @@ def constructor_error(err: BaseException, classes: dict[str, str]) -> str | None
     class_path, init_args = given.group(1), given.group(2) or ""
     group = next((g for g, path in classes.items() if path == class_path), "model")
     reason = " ".join(str(cause).split()) or type(cause).__name__
-    return (
+    return UserError(
         f"--{group}: {class_path}({init_args}) raised {type(cause).__name__}: {reason}. Fix the argument it names "
         "in your flags or --config (--debug shows the traceback)."
     )
@@ -118,10 +112,7 @@ def _syntax_error(args: list[str]) -> str | None:
 
 def _file_with_key(args: list[str], group: str, option: str) -> Path | None:
     for path in reversed(_config_files(args)):
-        try:
-            node = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError:
-            continue
+        node: object = top_level(path)
         for key in group.split("."):
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict) and (option in node or option in (node.get("init_args") or {})):
@@ -168,7 +159,7 @@ def explain(message: str, args: list[str], known: list[str]) -> str:
     not_accepted = re.search(r"Option '([^']+)' is not accepted", message)
     if not_accepted:
         class_path = re.search(r"class_path '([^']+)'", message)
-        candidates = class_parameters(class_path.group(1)) if class_path else []
+        candidates = init_parameters(import_class(class_path.group(1))) if class_path else []
         option = not_accepted.group(1)
         where = f" of {class_path.group(1)}" if class_path else ""
         return f"unknown option --{key}.{option}{where}.{did_you_mean(option, candidates)}"

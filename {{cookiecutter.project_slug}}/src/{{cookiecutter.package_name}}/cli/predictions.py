@@ -22,11 +22,9 @@ def check_predictable(model, datamodule) -> None:
             f"predict: {type(datamodule).__name__} has no predict_dataloader(); add one to it (for example one "
             "that returns your test loader)."
         )
-    if not is_overridden("predict_step", model):
-        model.predict_step = _forward_inputs(model)
+    if is_overridden("predict_step", model):
+        return
 
-
-def _forward_inputs(model):
     def predict_step(batch, batch_idx: int, dataloader_idx: int = 0):
         if isinstance(batch, dict):
             raise UserError(
@@ -35,11 +33,7 @@ def _forward_inputs(model):
             )
         return model(batch[0] if isinstance(batch, (list, tuple)) else batch)
 
-    return predict_step
-
-
-def _per_sample(outputs: list) -> bool:
-    return bool(outputs) and all(torch.is_tensor(o) and o.dim() in (1, 2) for o in outputs)
+    model.predict_step = predict_step
 
 
 def _is_probability(values: torch.Tensor) -> bool:
@@ -76,7 +70,7 @@ class PredictionWriter(BasePredictionWriter):
 
     def _write(self, trainer, shares: list, several: bool) -> Path:
         outputs = [o for _, share in shares for o in share]
-        if several or not _per_sample(outputs):
+        if several or not outputs or not all(torch.is_tensor(o) and o.dim() in (1, 2) for o in outputs):
             path = self.run_dir / "predictions.pt"
             torch.save([{"batch_indices": idx, "predictions": out} for idx, out in shares], path)
             return path

@@ -43,11 +43,9 @@ def print_summary(results: dict) -> None:
     for key, section in results.items():  # sections callbacks added (oom_recovery, memory, ...) with a summary
         if isinstance(section, dict) and "summary" in section:
             table.add_row(key.replace("_", " "), str(section["summary"]))
-    for label, key in (("best checkpoint", "best_checkpoint"), ("last checkpoint", "last_checkpoint")):
+    for key in ("best_checkpoint", "last_checkpoint", "predictions"):
         if results.get(key):
-            table.add_row(label, results[key])
-    if results.get("predictions"):
-        table.add_row("predictions", results["predictions"])
+            table.add_row(key.replace("_", " "), results[key])
     table.add_row("run directory", results["run_dir"])
     table.add_row("look at it", f"tensorboard --logdir {results['run_dir']}")
     Console().print(table)

@@ -1,8 +1,8 @@
 """Augmentation presets (torchvision transforms v2) for the training split, and MixUp/CutMix on its batches.
 
-A preset is a list of per-sample random steps that keep the label: file pipelines run them on the decoded image
-before normalisation, in-memory sets on each tensor of a batch. MixUp and CutMix blend pairs of samples, so they
-act on whole batches and turn the labels into class probabilities (the module must accept soft targets).
+A preset is per-sample random steps that keep the label (file pipelines run them before normalisation, in-memory
+sets on each tensor of a batch). MixUp and CutMix blend pairs of samples, so they act on whole batches and turn the
+labels into class probabilities (the module must accept soft targets).
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ Augment = Literal["none", "light", "strong"]
 
 
 def augmentation(preset: Augment, image_size: int, in_channels: int, hflip: bool = True) -> list[v2.Transform]:
-    """The random steps of ``preset``: ``light`` crops (random resized, 70-100 % of the area), flips when
-    ``hflip`` (off for digits, text, anything with a handedness) and jitters colour images a little; ``strong``
-    crops and flips, then applies one TrivialAugmentWide operation (colour, contrast, shear, rotation...)."""
+    """The random steps of ``preset``: ``light`` crops (70-100 % of the area), flips when ``hflip`` and jitters
+    colour images a little; ``strong`` crops and flips, then applies one TrivialAugmentWide operation."""
     if preset == "none":
         return []
     steps: list[v2.Transform] = [v2.RandomResizedCrop(image_size, scale=(0.7, 1.0), antialias=True)]

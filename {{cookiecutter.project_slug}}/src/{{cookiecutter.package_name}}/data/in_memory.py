@@ -1,8 +1,7 @@
 """Datasets held in memory as tensors, served a whole batch per index list, optionally from the GPU.
 
-A ``TensorDataset`` is indexed once per sample and ``default_collate`` stacks the samples again: more than
-a small network's forward pass costs. :class:`InMemoryDataset` implements ``__getitems__`` (``DataLoader``'s
-batched fetch), so a batch is one indexing operation, and Lightning's ``DistributedSampler`` still shards it.
+A ``TensorDataset`` is indexed once per sample and ``default_collate`` stacks the samples again: more than a small
+network's forward pass costs. ``__getitems__`` (``DataLoader``'s batched fetch) makes a batch one indexing operation.
 """
 
 from __future__ import annotations
@@ -14,11 +13,8 @@ from torch.utils.data import Dataset, Subset, TensorDataset
 
 
 class InMemoryDataset(TensorDataset):
-    """Tensors of equal first dimension (images, labels); ``dataset[i]`` is one sample as usual.
-
-    Args:
-        transform: applied to each image (the first tensor) of a fetched batch, e.g. training augmentation.
-    """
+    """Tensors of equal first dimension (images, labels); ``transform`` applies to each image (the first tensor),
+    e.g. training augmentation."""
 
     def __init__(self, *tensors: torch.Tensor, transform: Callable | None = None):
         super().__init__(*tensors)
@@ -57,10 +53,8 @@ def fits_on_device(nbytes: int, free_bytes: int) -> bool:
 
 
 def resident_device(dataset: Dataset | None, device: torch.device, choice: bool | None) -> torch.device | None:
-    """The GPU to keep ``dataset`` on (batches are then sliced there, nothing copied per step), or ``None``.
-
-    ``choice``: ``True`` forces it for in-memory data on a GPU, ``False`` never, ``None`` decides by size.
-    """
+    """The GPU to keep ``dataset`` on (batches are then sliced there, nothing copied per step), or ``None``;
+    ``choice`` ``True`` forces it for in-memory data on a GPU, ``False`` never, ``None`` decides by size."""
     root = in_memory_root(dataset)
     if choice is False or root is None or device.type != "cuda":
         return None

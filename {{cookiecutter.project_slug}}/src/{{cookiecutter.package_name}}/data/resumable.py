@@ -1,20 +1,17 @@
 """A training ``DataLoader`` that resumes mid-epoch, so a run stopped by SIGTERM (or resumed from a step checkpoint)
 trains on the same batches as one never stopped.
 
-A plain ``DataLoader`` restarts the resumed epoch from its first batch (Lightning warns "your dataloader is not
-resumable"). Lightning's remedy, a loader with ``state_dict``/``load_state_dict``, is not enough in 2.6: a module
-whose ``configure_optimizers`` reads ``trainer.estimated_stepping_batches`` (a OneCycle schedule, as {{ cookiecutter.package_name }}'s
-example) makes Lightning build the loaders before it restores the checkpoint, and the saved state is never handed
-back. The batches to skip are already in the checkpoint, though: the Trainer's restored progress counts the
-batches of the epoch trained on, and this loader reads that count when the epoch's first batch is requested.
-
-Exact when the epoch's order depends only on the epoch (Lightning's ``DistributedSampler`` under DDP, or no
-shuffling); a single process's shuffled order is drawn from the RNG at the epoch's start, so there the count of
-batches is right but not the samples.
+Lightning's own remedy, a loader with ``state_dict``/``load_state_dict``, is not enough in 2.6: a module whose
+``configure_optimizers`` reads ``trainer.estimated_stepping_batches`` ({{ cookiecutter.package_name }}'s OneCycle) makes Lightning build the
+loaders before it restores the checkpoint, and the saved state is never handed back. The Trainer's restored
+progress counts the batches already trained on, though, and this loader reads it at the epoch's first batch.
+Exact when the epoch's order depends only on the epoch (``DistributedSampler``, or no shuffling); a single
+process's shuffled order is drawn from the RNG at the epoch's start, so there only the count of batches is right.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,26 +31,19 @@ class ResumableLoader(DataLoader):
         self.owner = owner
 
     def state_dict(self) -> dict[str, Any]:
-        """Nothing of its own: the count lives in the Trainer's progress, saved in every checkpoint. Having this
-        method (and :meth:`load_state_dict`) tells Lightning the loader resumes mid-epoch."""
+        """Nothing of its own (the count is in the Trainer's progress): having this method and
+        :meth:`load_state_dict` tells Lightning the loader resumes mid-epoch."""
         return {}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """See :meth:`state_dict`."""
 
-    def _trained(self) -> int:
-        trainer = getattr(self.owner, "trainer", None)
-        if trainer is None or not trainer.training:  # validation, test and predict loaders start at the start
-            return 0
-        return trainer.fit_loop.epoch_loop.batch_progress.current.ready
-
     def __iter__(self) -> Iterator[Any]:
-        skip = self._trained()  # read at the epoch's first batch, after Lightning restored its progress
-        if skip:  # the interrupted run drew its iterator's seed at the epoch's start, before the RNG state it saved
-            with torch.random.fork_rng(devices=[]):
-                batches = super().__iter__()
-        else:
+        trainer = getattr(self.owner, "trainer", None)
+        skip = 0  # validation, test and predict loaders start at the start
+        if trainer is not None and trainer.training:  # read after Lightning restored its progress
+            skip = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        # The interrupted run drew its iterator's seed at the epoch's start, before the RNG state it saved.
+        with torch.random.fork_rng(devices=[], enabled=skip > 0):
             batches = super().__iter__()
-        for index, batch in enumerate(batches):
-            if index >= skip:
-                yield batch
+        yield from itertools.islice(batches, skip, None)

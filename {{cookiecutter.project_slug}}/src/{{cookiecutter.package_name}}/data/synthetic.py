@@ -10,10 +10,8 @@ from {{ cookiecutter.package_name }}.data.in_memory import InMemoryDataset
 
 
 class SyntheticDataModule(ClassificationDataModule):
-    """Each class has a fixed random pattern; a sample is its class's pattern plus Gaussian noise.
-
-    No files and no downloads, yet the task is learnable, so a broken training loop still shows as
-    accuracy stuck at chance. The default shape is CIFAR-10's (3x32x32, 10 classes).
+    """Each class has a fixed random pattern; a sample is its class's pattern plus Gaussian noise: no files, yet
+    learnable, so a broken training loop still shows as accuracy stuck at chance. Default: CIFAR-10's shape.
 
     Args:
         num_samples: training images; validation and test get a tenth as many each.
@@ -47,9 +45,8 @@ class SyntheticDataModule(ClassificationDataModule):
         shape = (self.in_channels, self.image_size, self.image_size)
         patterns = torch.randn((self.num_classes, *shape), generator=generator)
         splits: list[InMemoryDataset] = []
-        train_tf = self.augmentation()
         for count in (self.num_samples, max(1, self.num_samples // 10), max(1, self.num_samples // 10)):
             labels = torch.randint(0, self.num_classes, (count,), generator=generator)
             images = patterns[labels] + self.noise * torch.randn((count, *shape), generator=generator)
-            splits.append(InMemoryDataset(images, labels, transform=None if splits else train_tf))
+            splits.append(InMemoryDataset(images, labels, transform=None if splits else self.augmentation()))
         return tuple(splits)

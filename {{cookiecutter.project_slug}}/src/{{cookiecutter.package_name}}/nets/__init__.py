@@ -1,12 +1,11 @@
 """Plain ``nn.Module`` networks, which know nothing about training, and the registry that names them.
 
-Backbones are looked up by name (``--model.backbone small_cnn``) so that search spaces can list them
-as plain strings; a dotted import path (``mypkg.nets.MyNet``) plugs in a network of your own, and
-``torchvision:NAME`` / ``timm:NAME`` any classification model of those libraries (``library.py``), with
-their pretrained weights or a local weights file (``weights.py``). The two example networks are
-``nn.Sequential`` on purpose: the model-split strategy cuts a sequential backbone into stages.
-``finetuning.py`` trains the head first, then the whole network (a Lightning ``BaseFinetuning`` callback).
-The example networks: add yours here, or delete them once your model builds its own.
+Backbones are looked up by name (``--model.backbone small_cnn``) so that search spaces can list them as plain
+strings; a dotted import path (``mypkg.nets.MyNet``) plugs in your own network, ``torchvision:NAME`` /
+``timm:NAME`` any classification model of those libraries (``library.py``), with their pretrained weights or a
+local file's (``weights.py``). ``finetuning.py`` trains the head first, then the whole network. The example
+networks are ``nn.Sequential`` because the model-split strategy cuts a sequential backbone into stages: add
+yours here, or delete them once your model builds its own.
 """
 
 import pkgutil
@@ -42,11 +41,8 @@ class SmallCNN(nn.Sequential):
 
 
 class ResNet18Small(nn.Sequential):
-    """torchvision's ResNet-18 with a 3x3 stride-1 stem and no max-pool, so 32x32 (or 8x8) inputs keep their detail.
-
-    The ImageNet stem (7x7 stride 2 + max-pool) shrinks a 32x32 image to 8x8 before the first block,
-    which costs CIFAR-10 several points of accuracy.
-    """
+    """torchvision's ResNet-18 with a 3x3 stride-1 stem and no max-pool: the ImageNet stem shrinks a 32x32 image
+    to 8x8 before the first block, which costs CIFAR-10 several points of accuracy."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10):
         net = resnet18(weights=None, num_classes=num_classes)

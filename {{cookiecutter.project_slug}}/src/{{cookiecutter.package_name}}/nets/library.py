@@ -1,10 +1,9 @@
 """Backbones from torchvision and timm by name: ``torchvision:resnet50``, ``timm:convnext_tiny``.
 
-Each library builds the network; {{ cookiecutter.package_name }} only fits its two ends to the data (the head to ``num_classes``, the
-stem to ``in_channels``) and makes the library's pretrained weights fail in one line when they are neither cached
-nor downloadable. timm is an optional extra (``pip install -e ".[timm]"``). A pretrained network carries
-``input_spec`` (image size, mean, std from the weights' own metadata, :func:`weights_input_spec`); the CLI gives
-the data those values unless the user set them (:mod:`{{ cookiecutter.package_name }}.cli.input_spec`).
+Each library builds the network; {{ cookiecutter.package_name }} fits its two ends to the data and makes pretrained weights that are
+neither cached nor downloadable fail in one line. timm is an optional extra (``pip install -e ".[timm]"``). A
+pretrained network carries ``input_spec`` (:func:`weights_input_spec`), which the CLI gives the data unless the
+user set those values (:mod:`{{ cookiecutter.package_name }}.cli.input_spec`).
 """
 
 from __future__ import annotations
@@ -33,9 +32,8 @@ def build_library_net(spec: str, in_channels: int, num_classes: int, pretrained:
 
 def weights_input_spec(spec: str) -> dict | None:
     """``{"image_size", "mean", "std"}`` the library's default weights for ``spec`` were trained with, from their
-    metadata alone (nothing is downloaded, so the data can be configured before the network is built): the crop
-    of torchvision's transforms preset, timm's ``pretrained_cfg``. ``None`` for a name the library does not know
-    (building the network says so in one line) or when timm is missing."""
+    metadata alone (nothing is downloaded, so the data can be configured before the network is built); ``None``
+    for a name the library does not know (building the network says so) or when timm is missing."""
     family, _, name = spec.partition(":")
     if family == "torchvision":
         from torchvision import models
@@ -71,8 +69,16 @@ def torchvision_net(name: str, in_channels: int, num_classes: int, pretrained: b
         net = models.get_model(name, weights=None, num_classes=num_classes)
     else:
         weights = models.get_model_weights(name).DEFAULT
-        fetch_torchvision_weights(f"torchvision:{name}", weights.url)
-        net = models.get_model(name, weights=weights)  # the library's own loading (a few models remap keys)
+        path = Path(torch.hub.get_dir(), "checkpoints", Path(urlparse(weights.url).path).name)  # where torch.hub caches
+        try:  # the library's own download (hash checked) and loading (a few models remap keys)
+            net = models.get_model(name, weights=weights, progress=False)
+        except (OSError, RuntimeError) as err:  # URLError is an OSError; a hash mismatch a RuntimeError
+            if path.is_file():
+                raise
+            raise UserError(
+                f"--model.pretrained: the torchvision:{name} weights are not in the cache ({path}) and could not be "
+                f"downloaded ({first_line(err)}); {OFFLINE_FIX}."
+            ) from err
         new_head(net, num_classes)
         net.input_spec = weights_input_spec(f"torchvision:{name}")
     new_stem(net, in_channels)
@@ -82,22 +88,6 @@ def torchvision_net(name: str, in_channels: int, num_classes: int, pretrained: b
             if hasattr(net, aux):
                 setattr(net, aux, None)
     return net
-
-
-def fetch_torchvision_weights(spec: str, url: str) -> None:
-    """Make sure torch.hub's cache holds the file at ``url`` (where torchvision will look), or raise one line."""
-    path = Path(torch.hub.get_dir(), "checkpoints", Path(urlparse(url).path).name)
-    if path.is_file():
-        return
-    match = torch.hub.HASH_REGEX.search(path.name)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(url, str(path), hash_prefix=match.group(1) if match else None, progress=False)
-    except (OSError, RuntimeError) as err:  # URLError is an OSError; a hash mismatch a RuntimeError
-        raise UserError(
-            f"--model.pretrained: the {spec} weights are not in the cache ({path}) and could not be downloaded "
-            f"({first_line(err)}); {OFFLINE_FIX}."
-        ) from err
 
 
 def timm_net(name: str, in_channels: int, num_classes: int, pretrained: bool) -> nn.Module:
@@ -121,7 +111,6 @@ def timm_net(name: str, in_channels: int, num_classes: int, pretrained: bool) ->
 
         cfg = timm.get_pretrained_cfg(name)
         where = f"{cfg.hf_hub_id} on the Hugging Face hub" if cfg and cfg.hf_hub_id else (cfg and cfg.url)
-
         raise UserError(
             f"--model.pretrained: the timm:{name} weights ({where}) are not in the cache ({HF_HUB_CACHE}) and "
             f"could not be downloaded ({first_line(err)}); {OFFLINE_FIX}."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import zipfile
 from pathlib import Path, PurePath
 
 import torch
@@ -20,13 +21,8 @@ UNSAFE = re.compile(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) (\S+)")
 
 def _torch_load(path: Path, trust: bool) -> object:
     """``torch.load`` on the CPU (memory-mapped where possible), refusing code-running pickles unless ``trust``."""
-    try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=not trust, mmap=True)
-        except RuntimeError as err:  # files in torch's legacy (non-zip) format cannot be memory-mapped
-            if "mmap" not in str(err):
-                raise
-            return torch.load(path, map_location="cpu", weights_only=not trust)
+    try:  # files in torch's legacy (non-zip) format cannot be memory-mapped
+        return torch.load(path, map_location="cpu", weights_only=not trust, mmap=zipfile.is_zipfile(path))
     except Exception as err:  # torch raises many types for files that are not checkpoints
         unsafe = UNSAFE.search(str(err))
         if not trust and unsafe and isinstance(err, pickle.UnpicklingError):

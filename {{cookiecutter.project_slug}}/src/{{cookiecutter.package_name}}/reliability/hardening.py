@@ -49,18 +49,14 @@ def with_timeout(strategy, seconds: int):
 
 def timeout_into_config(trainer_config, seconds: int) -> None:
     """Set the ``timeout`` of a strategy given as ``class_path`` + ``init_args`` (the ``ddp_spawn`` and ``fsdp``
-    presets) before jsonargparse builds it; names and class-path strings get theirs in :func:`with_timeout`.
-
-    ``--dist_timeout`` is the one setting: it replaces a ``timeout`` in the strategy's init args (a saved
-    ``config.yaml`` holds the previous run's value). A strategy without a ``timeout`` argument (``model_split``,
-    one process) has no process group to time out.
-    """
+    presets) before jsonargparse builds it; :func:`with_timeout` does names and class-path strings.
+    ``--dist_timeout`` replaces a saved ``config.yaml``'s value; ``model_split`` (no ``timeout``) has no group."""
     init_args = getattr(trainer_config.get("strategy"), "init_args", None)
     if init_args is not None and "timeout" in init_args:
         init_args.timeout = timedelta(seconds=seconds)
 
 
-def _requested_devices(devices) -> int | None:
+def requested_devices(devices) -> int | None:
     """How many devices ``--trainer.devices`` asks for (``None`` for 'auto'/-1, which take what is there)."""
     if isinstance(devices, str):
         devices = devices.strip()
@@ -76,7 +72,7 @@ def _requested_devices(devices) -> int | None:
 
 def check_devices(trainer_config: dict) -> None:
     """Zero devices, or more GPUs than the machine has: say so before Lightning's less direct message."""
-    wanted = _requested_devices(trainer_config.get("devices", "auto"))
+    wanted = requested_devices(trainer_config.get("devices", "auto"))
     if wanted is not None and wanted < 1:
         raise UserError(f"--trainer.devices must be at least 1, or -1/auto for all (got {wanted}).")
     accelerator = str(trainer_config.get("accelerator", "auto"))

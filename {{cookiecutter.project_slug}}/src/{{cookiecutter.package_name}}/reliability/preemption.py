@@ -1,12 +1,9 @@
 """Preemption (SIGTERM from SLURM, Kubernetes or ``kill``): leave a resumable checkpoint and one clear line.
 
-Lightning turns SIGTERM into ``SIGTERMException`` at the next batch boundary on every rank, but saves nothing
-outside SLURM's auto-requeue and exits with status 0, as if training had finished. ``LitCheckpoint`` saves
-``last.ckpt`` on that exception; this exits with 143 (128 + SIGTERM, what schedulers expect) and says how to resume.
-
-Under DDP and FSDP Lightning's handler runs a broadcast inside the signal handler, wherever the rank happens to be;
-with 2 gloo ranks that collective pairs with another one and the job hangs (seen on pytorch-lightning 2.6.6).
-:class:`StopTogether` takes over SIGTERM during training so every rank stops after the same step.
+Lightning turns SIGTERM into ``SIGTERMException`` at the next batch boundary, but saves nothing outside SLURM's
+auto-requeue and exits with status 0. ``LitCheckpoint`` saves ``last.ckpt`` on that exception; this exits with
+143 (128 + SIGTERM, what schedulers expect). Under DDP/FSDP Lightning's handler runs a broadcast inside the
+signal handler, which with 2 gloo ranks pairs with another collective and hangs (pytorch-lightning 2.6.6).
 """
 
 from __future__ import annotations
@@ -41,10 +38,8 @@ def exit_on_preemption() -> Iterator[None]:
 class StopTogether(Callback):
     """With several ranks, SIGTERM on any of them stops all of them after the same optimizer step.
 
-    From the first training batch the signal only sets a flag (no collective in a signal handler); after every
-    batch the ranks sum their flags (one tiny all-reduce, as Lightning's own per-step SIGTERM broadcast) and all
-    raise Lightning's ``SIGTERMException`` together, so ``LitCheckpoint`` saves ``last.ckpt`` from rank 0 at one step.
-    One process keeps Lightning's handler, which is safe there.
+    The signal only sets a flag; after every batch the ranks sum their flags (one tiny all-reduce, as Lightning's
+    own per-step broadcast) and all raise ``SIGTERMException`` together. One process keeps Lightning's handler.
     """
 
     def __init__(self) -> None:

@@ -1,9 +1,8 @@
 """What model_split cuts in any LightningModule, and the check that running it as a pipeline changes nothing.
 
-A pipeline needs a chain (each piece's output is the next one's only input): the ``nn.Sequential`` child holding
-(nearly) all parameters, whose forward is the chain of its children, or the children the user names, when the
-module's own forward becomes the chain. The chosen container's ``forward`` is replaced by the pipeline (an
-instance attribute: the state dict keeps the unsplit keys) only once one batch gives the same outputs both ways.
+A pipeline needs a chain (each piece's output is the next one's only input). The container's ``forward`` is
+replaced by the pipeline as an instance attribute (the state dict keeps the unsplit keys), and only once one
+batch gives the same outputs both ways.
 """
 
 from __future__ import annotations

@@ -58,11 +58,8 @@ def activation_bytes(module: nn.Module, sample: torch.Tensor, bytes_per_element:
         if torch.is_tensor(output):
             sizes[originals[id(leaf)]] = float(output.numel() * bytes_per_element)
 
-    hooks = [m.register_forward_hook(record) for m in meta.modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            meta.train()(sample)
-    finally:
-        for hook in hooks:
-            hook.remove()
+    for leaf in (m for m in meta.modules() if not list(m.children())):
+        leaf.register_forward_hook(record)  # on the copy, discarded after: no hook to remove
+    with torch.no_grad():
+        meta.train()(sample)
     return sizes

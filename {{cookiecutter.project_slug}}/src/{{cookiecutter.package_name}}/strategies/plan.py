@@ -15,6 +15,7 @@ from rich.table import Table
 from torch import nn
 
 from {{ cookiecutter.package_name }}.errors import UserError
+from {{ cookiecutter.package_name }}.reliability.hardening import requested_devices
 from {{ cookiecutter.package_name }}.strategies.chain import find_chain, numel
 from {{ cookiecutter.package_name }}.strategies.fsdp import FullyShardedStrategy, backbone, wrap_units
 from {{ cookiecutter.package_name }}.strategies.measure import activation_bytes, example_input, optimizer_states_per_param
@@ -100,14 +101,10 @@ def _strategy_name(strategy) -> str:
 
 
 def _world_size(devices, accelerator: str, num_nodes: int) -> int:
-    text = str(devices)
-    if isinstance(devices, (list, tuple)):
-        per_node = len(devices)
-    elif text in ("auto", "-1"):
+    per_node = requested_devices(devices)
+    if per_node is None:  # auto, -1: every GPU there is
         wants_gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
         per_node = max(1, torch.cuda.device_count()) if wants_gpu else 1
-    else:
-        per_node = len(text.split(",")) if "," in text else int(text)
     return per_node * num_nodes
 
 

@@ -12,36 +12,23 @@ import os
 import re
 import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 from jsonargparse import Namespace
 
 from {{ cookiecutter.package_name }}.errors import UserError
 
-#: Init arguments set only where the config left them unset: (run folder, group, run name) -> init arguments.
-_NAMES: dict[str, Callable[[Path, str, str], dict]] = {
-    "WandbLogger": lambda run, group, name: {"group": group, "name": f"{group}/{name}"},
-    # MLflow's own default store is ./mlruns; a file store inside the run folder keeps the run self-contained.
-    # A tracking_uri from the config or from $MLFLOW_TRACKING_URI (a shared server) is kept.
-    "MLFlowLogger": lambda run, group, name: {
-        "experiment_name": group,
-        "run_name": name,
-        "tracking_uri": (run / "mlruns").resolve().as_uri(),  # absolute: Ray Tune trials change directory
-    },
-}
-
-#: Values meaning "not set": the logger classes' defaults, or what {{ cookiecutter.package_name }} derived for another run folder
-#: (a saved config.yaml reused by ``test --ckpt_path``).
-_UNSET = (None, "", "lightning_logs")
-_DERIVED = re.compile(r"(.*/)?version_\d+(/mlruns)?")
+#: Logger class -> (module it imports, pip extra that installs it).
+OPTIONAL_PACKAGES = {"WandbLogger": ("wandb", "wandb"), "MLFlowLogger": ("mlflow", "mlflow")}
 
 #: Logger class -> (init argument that continues a run, its key in the record of the run folder's tracker runs).
 #: WandbLogger already resumes a given id ("allow"); an MLflow run id is only valid in the store that holds it.
 _CONTINUE = {"WandbLogger": ("id", "wandb"), "MLFlowLogger": ("run_id", "mlflow")}
 
-#: Logger class -> (module it imports, pip extra that installs it).
-OPTIONAL_PACKAGES = {"WandbLogger": ("wandb", "wandb"), "MLFlowLogger": ("mlflow", "mlflow")}
+#: Values meaning "not set": the logger classes' defaults, or what {{ cookiecutter.package_name }} derived for another run folder
+#: (a saved config.yaml reused by ``test --ckpt_path``).
+_UNSET = (None, "", "lightning_logs")
+_DERIVED = re.compile(r"(.*/)?version_\d+(/mlruns)?")
 
 
 def is_installed(module: str) -> bool:
@@ -50,15 +37,6 @@ def is_installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except (ImportError, ValueError):
         return False
-
-
-def require_package(class_name: str) -> None:
-    module, extra = OPTIONAL_PACKAGES.get(class_name, (None, None))
-    if module is not None and not is_installed(module):
-        raise UserError(
-            f"trainer.logger: {class_name} needs the '{module}' package, which is not installed. "
-            f'Install it with: pip install -e ".[{extra}]"'
-        )
 
 
 def _tune_trial() -> tuple[str, str] | None:
@@ -75,56 +53,51 @@ def _tune_trial() -> tuple[str, str] | None:
     return (search, trial) if search and trial else None
 
 
-def _prepare_wandb(init_args: Namespace) -> None:
-    """Offline unless the user chose a mode, and a fresh W&B run for every build: ``WandbLogger`` reuses the
-    active ``wandb.run``, so a second build in one process (tests, a notebook, a Tune worker) would log into it."""
-    os.environ.setdefault("WANDB_MODE", "offline")
-    run = getattr(sys.modules.get("wandb"), "run", None)
-    if run is not None:
-        run.finish()
-
-
-def _prepare_mlflow(init_args: Namespace) -> None:
-    """MLflow 3 refuses file stores unless opted in; a store per run folder needs no database packages."""
-    if str(init_args.get("tracking_uri")).startswith("file:"):
-        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-
-
-#: Environment a logger class needs before it is created.
-_PREPARE: dict[str, Callable[[Namespace], None]] = {"WandbLogger": _prepare_wandb, "MLFlowLogger": _prepare_mlflow}
-
-
-def _continued_run(class_name: str, init_args: Namespace, runs: dict) -> tuple[str, str] | None:
-    """(init argument, recorded run id) that continues this logger's run, unless the config names a run itself."""
-    if class_name not in _CONTINUE:
-        return None
-    key, tracker = _CONTINUE[class_name]
-    recorded = runs.get(tracker)
-    if not isinstance(recorded, dict) or not recorded.get(key):
-        return None
-    if init_args.get(key) or init_args.get("version"):  # the user's own choice of run (WandbLogger: id or version)
-        return None
-    if tracker == "mlflow" and recorded.get("tracking_uri") != init_args.get("tracking_uri"):
-        return None  # another store: the recorded run does not exist there
-    return key, str(recorded[key])
+def _set_unset(init_args: Namespace, **values) -> None:
+    """Set ``values`` where the config left them unset: what the user chose is kept."""
+    for key, value in values.items():
+        if init_args.get(key) in _UNSET or _DERIVED.fullmatch(str(init_args.get(key))):
+            init_args[key] = value
 
 
 def _place(logger: Namespace, run_dir: Path, group: str, name: str, runs: dict) -> Namespace:
     class_name = logger.class_path.rsplit(".", 1)[-1]
-    require_package(class_name)
+    module, extra = OPTIONAL_PACKAGES.get(class_name, (None, None))
+    if module is not None and not is_installed(module):
+        raise UserError(
+            f"trainer.logger: {class_name} needs the '{module}' package, which is not installed. "
+            f'Install it with: pip install -e ".[{extra}]"'
+        )
     init_args = logger.get("init_args") or Namespace()
     init_args["save_dir"] = str(run_dir)  # a run folder holds everything its run wrote
     if class_name in ("TensorBoardLogger", "CSVLogger"):
         init_args["name"] = init_args["version"] = ""
-    for key, value in _NAMES.get(class_name, lambda *_: {})(run_dir, group, name).items():
-        current = init_args.get(key)
-        if current in _UNSET or _DERIVED.fullmatch(str(current)):
-            init_args[key] = value
-    continued = _continued_run(class_name, init_args, runs)
-    if continued:
-        init_args[continued[0]] = continued[1]
+    elif class_name == "WandbLogger":
+        _set_unset(init_args, group=group, name=f"{group}/{name}")
+        # Offline unless the user chose a mode, and a fresh W&B run for every build: ``WandbLogger`` reuses the
+        # active ``wandb.run``, so a second build in one process (tests, a notebook, a Tune worker) would log into it.
+        os.environ.setdefault("WANDB_MODE", "offline")
+        active = getattr(sys.modules.get("wandb"), "run", None)
+        if active is not None:
+            active.finish()
+    elif class_name == "MLFlowLogger":
+        # MLflow's own default store is ./mlruns; a file store inside the run folder keeps the run self-contained.
+        # A tracking_uri from the config or from $MLFLOW_TRACKING_URI (a shared server) is kept.
+        uri = (run_dir / "mlruns").resolve().as_uri()  # absolute: Ray Tune trials change directory
+        _set_unset(init_args, experiment_name=group, run_name=name, tracking_uri=uri)
+        # MLflow 3 refuses file stores unless opted in; a store per run folder needs no database packages.
+        if str(init_args.tracking_uri).startswith("file:"):
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    key, tracker = _CONTINUE.get(class_name, ("", ""))
+    recorded = runs.get(tracker)
+    if (
+        isinstance(recorded, dict)
+        and recorded.get(key)
+        and not (init_args.get(key) or init_args.get("version"))  # unless the config names a run (W&B: id or version)
+        and (tracker == "wandb" or recorded.get("tracking_uri") == init_args.get("tracking_uri"))  # MLflow: same store
+    ):
+        init_args[key] = str(recorded[key])  # continues the recorded run (an MLflow run exists only in its store)
     logger.init_args = init_args
-    _PREPARE.get(class_name, lambda _: None)(init_args)
     return logger
 
 
@@ -147,11 +120,10 @@ def place_loggers(logger_config, run_dir: Path, experiment: str | None = None, r
 def forget_runs(logger_config, runs: dict) -> None:
     """Clear the run ids :func:`place_loggers` continued, once the loggers exist: the saved ``config.yaml`` then
     names settings only, and a later run built from it (``test --ckpt_path``) starts its own tracker runs."""
-    loggers = logger_config if isinstance(logger_config, list) else [logger_config]
-    for logger in loggers:
+    for logger in logger_config if isinstance(logger_config, list) else [logger_config]:
         if not isinstance(logger, Namespace) or not logger.get("init_args"):
             continue
-        key, tracker = _CONTINUE.get(logger.class_path.rsplit(".", 1)[-1], (None, None))
-        recorded = runs.get(tracker) if key else None
+        key, tracker = _CONTINUE.get(logger.class_path.rsplit(".", 1)[-1], ("", ""))
+        recorded = runs.get(tracker)
         if isinstance(recorded, dict) and recorded.get(key) and logger.init_args.get(key) == recorded[key]:
             logger.init_args[key] = None

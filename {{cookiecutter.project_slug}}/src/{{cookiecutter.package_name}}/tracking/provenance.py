@@ -2,10 +2,9 @@
 milliseconds): ``provenance.json`` (command line, git commit and dirty flag, Python/torch/CUDA versions, host, seed),
 ``code.patch`` (``git diff HEAD`` when the tree has changes, capped) and ``environment.txt`` (installed packages).
 
-A checkpoint alone cannot say which code produced it; its run folder can. Git is asked about the folder the command
-ran in, then the entry script's folder, then the LightningModule's source folder, each call with a short timeout:
-no git, no checkout or a slow one is a note in ``provenance.json``, never an error. The short commit and the dirty
-flag also go to results.json, to every logger's hyperparameters and into each checkpoint (``provenance``).
+A checkpoint alone cannot say which code produced it; its run folder can. No git, no checkout or a slow one (each
+git call has a short timeout) is a note in ``provenance.json``, never an error. The short commit and the dirty flag
+also go to results.json, to every logger's hyperparameters and into each checkpoint (``provenance``).
 """
 
 from __future__ import annotations
@@ -24,6 +23,8 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+import pytorch_lightning
+import torch
 from pytorch_lightning import Callback
 
 from {{ cookiecutter.package_name }}.errors import say
@@ -116,9 +117,6 @@ def environment() -> str:
 
 
 def versions(trainer) -> dict:
-    import pytorch_lightning
-    import torch
-
     device = trainer.strategy.root_device
     info = {
         "python": platform.python_version(),
@@ -211,10 +209,8 @@ class Provenance(Callback):
             return {}
         git = record["git"]
         commit, dirty = git.get("short_commit"), git.get("dirty")
-        if commit is None:
-            summary = git.get("note", "no commit")
-        else:
-            summary = commit + (f", uncommitted changes in {FILES[1]}" if dirty else "")
+        changes = f", uncommitted changes in {FILES[1]}" if dirty else ""
+        summary = git.get("note", "no commit") if commit is None else commit + changes
         files = str(self.run_dir / FILES[0])
         return {"provenance": {"git_commit": commit, "git_dirty": dirty, "file": files, "summary": summary}}
 

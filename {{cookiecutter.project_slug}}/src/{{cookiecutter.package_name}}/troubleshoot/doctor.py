@@ -1,5 +1,6 @@
 """``{{ cookiecutter.package_name }} doctor``: can this machine train, with which presets and precisions, and what is broken (and the fix)."""
 
+import contextlib
 import pkgutil
 import platform
 import sys
@@ -46,27 +47,22 @@ class Machine:
 
 
 def _version(package: str) -> str | None:
-    try:
+    with contextlib.suppress(metadata.PackageNotFoundError):
         return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
+    return None
 
 
 def _nccl() -> str | None:
     try:
-        version = torch.cuda.nccl.version()
+        return ".".join(map(str, torch.cuda.nccl.version()))  # (major, minor, patch[, suffix])
     except (RuntimeError, AttributeError):
         return None
-    return ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
 
 
-def _gpus() -> list[GPU]:
-    gpus = []
-    for index in range(torch.cuda.device_count()):
-        free, total = torch.cuda.mem_get_info(index)
-        bf16 = torch.cuda.get_device_capability(index)[0] >= 8
-        gpus.append(GPU(index, torch.cuda.get_device_name(index), total / 2**20, free / 2**20, bf16))
-    return gpus
+def _gpu(index: int) -> GPU:
+    free, total = torch.cuda.mem_get_info(index)
+    bf16 = torch.cuda.get_device_capability(index)[0] >= 8
+    return GPU(index, torch.cuda.get_device_name(index), total / 2**20, free / 2**20, bf16)
 
 
 def inspect_machine() -> Machine:
@@ -81,7 +77,7 @@ def inspect_machine() -> Machine:
         nvidia_driver=Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists(),
         cudnn=str(cudnn) if cudnn else None,
         nccl=_nccl() if torch.distributed.is_available() and torch.distributed.is_nccl_available() else None,
-        gpus=_gpus() if available else [],
+        gpus=[_gpu(index) for index in range(torch.cuda.device_count())] if available else [],
         cpus=usable_cores(),
         packages={name: _version(name) for name in PACKAGES},
     )
@@ -151,10 +147,8 @@ def preset_precisions(preset: dict) -> str:
     """The precisions Lightning refuses with a preset's strategy (e.g. ``16-mixed`` with FSDP2), asked of Lightning."""
     strategy = ((preset or {}).get("trainer") or {}).get("strategy", "auto")
     if isinstance(strategy, dict):
-        cls, init_args = pkgutil.resolve_name(strategy["class_path"]), strategy.get("init_args") or {}
-        refused = precisions_refused(lambda: cls(**init_args))
-    else:
-        refused = precisions_refused(lambda: strategy)
+        strategy = pkgutil.resolve_name(strategy["class_path"])(**(strategy.get("init_args") or {}))
+    refused = precisions_refused(strategy)
     return f"Lightning refuses precision {', '.join(refused)}" if refused else "any precision"
 
 
@@ -178,12 +172,10 @@ def render(machine: Machine, findings: list[Finding], console: Console) -> None:
     ]
     gpus = [(f"GPU {g.index}", f"{g.name}: {g.free_mb:.0f} of {g.total_mb:.0f} MB free") for g in machine.gpus]
     console.print(_table("{{ cookiecutter.package_name }} doctor · versions", versions + (gpus or [("GPUs", "no GPU")])))
-    files = sorted((config_dir() / "strategy").glob("*.yaml"))
-    presets = {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in files}
-    can = [
-        (f"--strategy {name}", f"{preset_support(preset, machine)}; {preset_precisions(preset)}")
-        for name, preset in presets.items()
-    ]
+    can = []
+    for path in sorted((config_dir() / "strategy").glob("*.yaml")):
+        preset = yaml.safe_load(path.read_text(encoding="utf-8"))
+        can.append((f"--strategy {path.stem}", f"{preset_support(preset, machine)}; {preset_precisions(preset)}"))
     # What the data modules choose by default: per rank, one rank per GPU; none when training on the CPU.
     workers = loader_workers(machine.cpus, len(machine.gpus)) if machine.gpus else 0
     can += [

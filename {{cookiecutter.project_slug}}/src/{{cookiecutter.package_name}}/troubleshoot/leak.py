@@ -111,17 +111,13 @@ class LeakDetector(Callback):
             return
         holders = graph_holders(pl_module)
         for path, now in holders.items():
-            before = self._previous.get(path)
-            if path in self.findings or before is None:
-                continue
-            if now.tensors > before.tensors or now.nodes > before.nodes:
+            before = self._previous.get(path, now)  # a new holder has not grown yet
+            if path not in self.findings and (now.tensors > before.tensors or now.nodes > before.nodes):
                 self.findings[path] = advice(path, now, before, self.every_n_steps)
                 say(self.findings[path], "warning")
         self._previous = holders
-        if self._steps > self.warmup_steps:
-            self._check_growth(trainer)
-
-    def _check_growth(self, trainer) -> None:
+        if self._steps <= self.warmup_steps:
+            return
         self._samples.append((self._steps, current_mb(read_memory(trainer.strategy.root_device))))
         growth = steady_growth(self._samples[-self.window :], self.min_growth_mb)
         if growth is None or self.growth is not None:

@@ -2,25 +2,55 @@
 
 A callback cannot restart ``fit`` (Lightning tears the run down after any exception), so recovery is a
 loop around ``trainer.fit``. ``--simulate_oom_above`` raises the same error on purpose, to see it on a CPU.
+The batch it halves (and the batch-size finder sets) is the DataModule's ``batch_size`` attribute, its
+``save_hyperparameters()`` value or both, kept in step as Lightning's tuner does.
 """
 
 import copy
-import gc
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities.data import extract_batch_size
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
-from pytorch_lightning.utilities.memory import is_oom_error
+from pytorch_lightning.utilities.memory import garbage_collection_cuda, is_oom_error
 from torch import nn
 
 from {{ cookiecutter.package_name }}.errors import UserError, say
-from {{ cookiecutter.package_name }}.troubleshoot.batch import batch_size_of, data_name, set_batch_size
 
 _MANUAL = "manual optimization cannot accumulate"
-#: bytes per sample used to word the simulated error like PyTorch's own (the size is made up; the batch is real).
-_BYTES_PER_SAMPLE = 4 * 2**20
+
+
+def data_name(datamodule) -> str:
+    return type(datamodule).__name__ if datamodule is not None else "this run (no DataModule)"
+
+
+def _hparams(obj) -> dict:
+    hparams = getattr(obj, "hparams", None)
+    return hparams if isinstance(hparams, dict) else {}
+
+
+def batch_size_of(datamodule) -> int | None:
+    """The ``batch_size`` attribute, else ``hparams.batch_size``, when it is an int."""
+    for value in (getattr(datamodule, "batch_size", None), _hparams(datamodule).get("batch_size")):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return int(value)
+    return None
+
+
+def set_batch_size(datamodule, value: int) -> None:
+    if hasattr(datamodule, "batch_size"):
+        datamodule.batch_size = value
+    if "batch_size" in _hparams(datamodule):
+        datamodule.hparams["batch_size"] = value
+
+
+def require_batch_size(datamodule, flag: str, fix: str) -> int:
+    """The batch size, or a one-line error for ``flag`` naming the DataModule that lacks one."""
+    batch = batch_size_of(datamodule)
+    if batch is None:
+        raise UserError(f"{flag}: {data_name(datamodule)} has no batch_size attribute {fix}")
+    return batch
 
 
 def batch_length(batch) -> int | None:
@@ -32,20 +62,19 @@ def batch_length(batch) -> int | None:
 
 
 def simulated_oom(samples: int, limit: int) -> torch.cuda.OutOfMemoryError:
-    """An error that Lightning and {{ cookiecutter.package_name }} treat exactly like a real CUDA OOM (same type, same wording)."""
+    """An error that Lightning and {{ cookiecutter.package_name }} treat exactly like a real CUDA OOM (same type, same wording; the
+    4 MiB per sample is made up, the batch is real)."""
     return torch.cuda.OutOfMemoryError(
-        f"CUDA out of memory. Tried to allocate {samples * _BYTES_PER_SAMPLE / 2**20:.2f} MiB. GPU 0 has a total "
-        f"capacity of {limit * _BYTES_PER_SAMPLE / 2**20:.2f} MiB of which 0 bytes is free. "
+        f"CUDA out of memory. Tried to allocate {4 * samples:.2f} MiB. GPU 0 has a total "
+        f"capacity of {4 * limit:.2f} MiB of which 0 bytes is free. "
         f"(simulated by --simulate_oom_above {limit}: a batch of {samples} samples reached the model)"
     )
 
 
 def install_simulated_oom(model: nn.Module, max_samples: int) -> list:
     """Raise a simulated OOM whenever a batch larger than ``max_samples`` reaches ``model`` or a direct child.
-
-    Forward pre-hooks, not a callback: Lightning's tuner runs its trials without callbacks, and the
-    batch-size finder must see these errors too. Returns the hook handles.
-    """
+    Forward pre-hooks, not a callback: Lightning's tuner runs its trials without callbacks, and the batch-size
+    finder must see these errors too. Returns the hook handles."""
 
     def check(module: nn.Module, args: tuple, kwargs: dict) -> None:
         # The first input is the batch (``self(x)``, ``self(batch)``, ``self(x=x)``); later ones may be masks or flags.
@@ -113,9 +142,7 @@ class OOMRecovery:
                 "(or 16-mixed), a smaller model (--model.backbone for ImageClassifier), or a strategy that shards "
                 "the model."
             ) from err
-        gc.collect()  # drop the failed attempt's activations (the traceback referenced them) and cached blocks
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        garbage_collection_cuda()  # drop the failed attempt's activations (the traceback held them) and cached blocks
         manual = not self.model.automatic_optimization  # Lightning refuses accumulate_grad_batches > 1 there
         new_batch, new_accumulation = batch // 2, accumulation if manual else accumulation * 2
         set_batch_size(self.datamodule, new_batch)

@@ -21,7 +21,13 @@ TRAIN_TOP_LEVEL = {
 }  # fmt: skip
 
 
-def _parser() -> ArgumentParser:
+def flag_name(arg: str) -> str:
+    """``--flag`` of ``--flag`` or ``--flag=value``."""
+    return arg.split("=", 1)[0]
+
+
+def parse(argv: list[str]) -> Namespace:
+    """tune.py's flags plus ``train_args``, the train.py overrides every trial receives; mistakes are one line."""
     parser = ArgumentParser(
         prog="tune.py",
         description="Hyperparameter search with Ray Tune. Arguments not listed here (e.g. --trainer.max_epochs 3, "
@@ -45,17 +51,6 @@ def _parser() -> ArgumentParser:
     )
     parser.add_argument("--address", type=str | None, default=None, help="Ray cluster address ('auto').")
     parser.add_argument("--storage", type=str | None, default=None, help="Shared folder for searches (runs/tune).")
-    return parser
-
-
-def flag_name(arg: str) -> str:
-    """``--flag`` of ``--flag`` or ``--flag=value``."""
-    return arg.split("=", 1)[0]
-
-
-def parse(argv: list[str]) -> Namespace:
-    """tune.py's flags plus ``train_args``, the train.py overrides every trial receives; mistakes are one line."""
-    parser = _parser()
     if any(a in ("-h", "--help") for a in argv):
         parser.print_help()
         raise SystemExit(0)

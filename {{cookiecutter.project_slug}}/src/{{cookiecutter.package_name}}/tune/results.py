@@ -1,10 +1,10 @@
-"""What a search leaves behind: one row per trial, a rich table of the best ones, and ``search.json``."""
+"""What a search shows: one row per trial and a rich table of the best ones."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -33,14 +33,6 @@ class TrialRow:
         return {"ERROR": "failed"}.get(self.status, self.status.lower())
 
 
-def _error_line(trial) -> str | None:
-    error = trial.get_error() if trial.status == "ERROR" else None
-    if error is None:
-        return None
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
-
-
 def _run_note(run_dir: str | None) -> str | None:
     """What the trial's run had to do to finish, from its ``results.json`` (the batch an OOM recovery settled on)."""
     path = Path(run_dir) / "results.json" if run_dir else None
@@ -56,6 +48,8 @@ def _run_note(run_dir: str | None) -> str | None:
 def trial_row(trial, metric: str, mode: str) -> TrialRow:
     """A row from Ray's ``Trial`` (its config, last result and per-metric statistics)."""
     result = trial.last_result or {}
+    error = trial.get_error() if trial.status == "ERROR" else None
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     stats = trial.metric_analysis.get(metric, {})
     return TrialRow(
         trial_id=trial.trial_id,
@@ -65,7 +59,7 @@ def trial_row(trial, metric: str, mode: str) -> TrialRow:
         last=stats.get("last"),
         epochs=int(result.get("training_iteration", 0) or 0),
         run_dir=result.get("run_dir"),
-        error=_error_line(trial),
+        error=None if error is None else lines[-1] if lines else type(error).__name__,
         failures=int(getattr(trial, "num_failures", 0)),
         note=_run_note(result.get("run_dir")),
     )
@@ -106,21 +100,3 @@ def console() -> Console:
     """A console wide enough for the table also when stdout is a file or a pipe (rich assumes 80 there)."""
     terminal = Console()
     return terminal if terminal.is_terminal else Console(width=160)
-
-
-def best_checkpoint(run_dir: str | None) -> str | None:
-    """The best trial's best checkpoint (``python train.py test --ckpt_path ...`` tests it)."""
-    found = sorted((Path(run_dir) / "checkpoints").glob("best*.ckpt")) if run_dir else []
-    return str(found[-1]) if found else None
-
-
-def count_exploits(search_dir: Path) -> int:
-    """PBT's exploit decisions (one line each in Ray's ``pbt_global.txt``)."""
-    log = search_dir / "pbt_global.txt"
-    return sum(1 for line in log.read_text(encoding="utf-8").splitlines() if line.strip()) if log.is_file() else 0
-
-
-def write_search_results(search_dir: Path, summary: dict, rows: list[TrialRow]) -> None:
-    """``search.json``: the summary (best value, best config, epochs) and every trial, for tools and tests."""
-    text = json.dumps({**summary, "trials": [asdict(r) for r in rows]}, indent=2, default=str)
-    (search_dir / "search.json").write_text(text + "\n", encoding="utf-8")

@@ -1,14 +1,18 @@
-"""``python tune.py`` as a function: plan the search, run it on Ray Tune, report the best trial.
+"""``python tune.py``: plan the search, run it on Ray Tune (started or joined quietly), report the best trial.
 
-:func:`run` returns the summary dict (also written to ``search.json``) so tests call it directly;
-:func:`main` adds the one-line errors and exit code 2 of every {{ cookiecutter.package_name }} command.
+:func:`run` returns the summary (also in ``search.json``); :func:`main` adds the one-line errors and exit codes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import os
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict
 from operator import attrgetter
 from pathlib import Path
 
@@ -16,12 +20,60 @@ from {{ cookiecutter.package_name }}.cli.args import wants_debug
 from {{ cookiecutter.package_name }}.errors import UserError, exit_on_user_error
 from {{ cookiecutter.package_name }}.tune import results as summary
 from {{ cookiecutter.package_name }}.tune.options import parse
-from {{ cookiecutter.package_name }}.tune.plan import Plan, make_plan, new_search_dir, resume_options
-from {{ cookiecutter.package_name }}.tune.session import ray_callbacks, ray_session
-from {{ cookiecutter.package_name }}.tune.train_config import write_best_config
+from {{ cookiecutter.package_name }}.tune.plan import Plan, make_plan, new_search_dir, resume_options, write_best_config
 from {{ cookiecutter.package_name }}.tune.trial import TrialSetup, {{ cookiecutter.package_name }}_trial
 
 INTERRUPTED = 130
+#: Left out of the project folder shipped to a cluster: run outputs, environments, version control.
+NOT_SHIPPED = ["runs/", "lightning_logs/", ".venv/", "venv/", ".git/", "*.ckpt", "__pycache__/"]
+
+
+def ray_callbacks() -> list:
+    """Ray's per-trial ``result.json`` and ``progress.csv``, not its TensorBoard logger ({{ cookiecutter.package_name }} writes its own)."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    # Ray's console output, even at verbose=0, announces the experiment; {{ cookiecutter.package_name }} prints its own progress.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # Short trials checkpoint every few seconds, which Ray would warn about on every state snapshot.
+    os.environ["TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S"] = "0"
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    return [JsonLoggerCallback(), CSVLoggerCallback()]
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Use the running Ray session (tests share one), join ``address``/``RAY_ADDRESS``, or start a local one.
+
+    Joining a cluster ships the project folder (``configs/``, ``train.py``, code the configs name) as every
+    worker's working directory, and the {{ cookiecutter.package_name }} package, so a trial on another node builds the same run as
+    here; a local session's workers share this filesystem. A session started here is shut down on exit, so
+    the command's last line is {{ cookiecutter.package_name }}'s, not Ray's.
+    """
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    runtime_env = None
+    if (address or os.environ.get("RAY_ADDRESS", "local")) != "local":
+        import {{ cookiecutter.package_name }}
+        from {{ cookiecutter.package_name }}.rundir import config_dir
+
+        package = str(Path({{ cookiecutter.package_name }}.__file__).resolve().parent)
+        runtime_env = {"working_dir": str(config_dir().parent), "py_modules": [package], "excludes": NOT_SHIPPED}
+    ray.init(
+        address=address,
+        runtime_env=runtime_env,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.WARNING,
+        configure_logging=True,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 def _trainable(plan: Plan):
@@ -30,14 +82,8 @@ def _trainable(plan: Plan):
     workers = plan.options.trial_workers
     # A trial without a GPU in its resources must not pick up one Ray did not give it.
     extra = [] if plan.resources.get("gpu", 0) > 0 else ["--trainer.accelerator", "cpu"]
-    setup = TrialSetup(
-        train_args=[*plan.train_args, *extra],
-        search_dir=str(plan.search_dir),
-        metric=plan.metric,
-        cwd=os.getcwd(),
-        resources=plan.resources,
-        workers=workers,
-    )
+    args = [*plan.train_args, *extra]
+    setup = TrialSetup(args, str(plan.search_dir), plan.metric, os.getcwd(), plan.resources, workers)
     # With Ray Train workers the trial function only waits for them and the workers hold the resources.
     # Even 0.01 CPU for it would leave N one-CPU workers unplaceable on an N-CPU machine (the search
     # hangs), and Tune refuses an empty request, so the waiting function asks for one byte of memory.
@@ -46,11 +92,8 @@ def _trainable(plan: Plan):
 
 
 def _max_concurrent(plan: Plan) -> int | None:
-    """``--max_concurrent``, or with Ray Train workers the number of whole trials the cluster holds at once.
-
-    A multi-worker trial's function reserves nothing itself, so without this cap Tune would start every
-    trial at once and their worker groups would queue for resources while the scheduler counts them running.
-    """
+    """``--max_concurrent``, or with Ray Train workers the number of whole trials the cluster holds at once
+    (their functions reserve nothing: uncapped, every worker group would queue while counted as running)."""
     workers = plan.options.trial_workers
     if plan.options.max_concurrent or workers == 1:
         return plan.options.max_concurrent
@@ -79,7 +122,9 @@ def _tuner(plan: Plan, guard):
         tune_config=tune.TuneConfig(
             metric=plan.metric,
             mode=plan.mode,
-            search_alg=make_searcher(options.search, plan.metric, plan.mode, plan.seed, max_concurrent),
+            search_alg=make_searcher(
+                options.search, plan.metric, plan.mode, int(plan.config.seed_everything), max_concurrent
+            ),
             scheduler=make_scheduler(plan.scheduler, options.search, plan.max_epochs, plan.space),
             num_samples=plan.num_samples,
             # Ray's cap wraps model-based searchers only; the variant generator is capped by itself.
@@ -132,8 +177,7 @@ def run(argv: list[str] | None = None) -> dict:
     title = f"{options.search} + {plan.scheduler} · {plan.search_dir}"
     summary.console().print(summary.table(rows, plan.metric, plan.mode, plan.max_epochs, title))
     # HyperBand can leave trials PAUSED at the end of a search (their bracket never filled): not unfinished.
-    unfinished = [r for r in rows if r.status in ("RUNNING", "PENDING")]
-    interrupted = bool(unfinished) or len(rows) < plan.expected_trials()
+    interrupted = any(r.status in ("RUNNING", "PENDING") for r in rows) or len(rows) < plan.expected_trials()
     if interrupted and all(r.best is None for r in rows):
         resume = f"python tune.py --resume {plan.search_dir}"
         raise UserError(f"search interrupted before any trial reported; continue: {resume}")
@@ -141,6 +185,9 @@ def run(argv: list[str] | None = None) -> dict:
     if best is None or best.best is None:
         reason = next((r.error for r in rows if r.error), f"no trial reported {plan.metric}")
         raise UserError(f"every trial failed: {reason} (search folder {plan.search_dir}).")
+    checkpoints = sorted((Path(best.run_dir) / "checkpoints").glob("best*.ckpt")) if best.run_dir else []
+    pbt_log = plan.search_dir / "pbt_global.txt"  # PBT's exploit decisions, one a line
+    exploits = pbt_log.read_text(encoding="utf-8").splitlines() if pbt_log.is_file() else []
     result = {
         "search_dir": str(plan.search_dir),
         "search": options.search,
@@ -150,15 +197,17 @@ def run(argv: list[str] | None = None) -> dict:
         "best_value": best.best,
         "best_trial": best.trial_id,
         "best_values": best.values,
-        "best_checkpoint": summary.best_checkpoint(best.run_dir),
+        "best_checkpoint": str(checkpoints[-1]) if checkpoints else None,  # train.py test --ckpt_path tests it
         "best_config": str(write_best_config(plan, best)),
         "trials": len(rows),
         "states": dict(Counter(r.state(plan.max_epochs) for r in rows)),
         "epochs_total": sum(r.epochs for r in rows),
-        "exploits": summary.count_exploits(plan.search_dir),
+        "exploits": sum(1 for line in exploits if line.strip()),
         "interrupted": interrupted,
     }
-    summary.write_search_results(plan.search_dir, {k: v for k, v in result.items() if k != "trials"}, rows)
+    # search.json: the summary (best value, best config, epochs) and every trial, for tools and tests
+    saved = {**{k: v for k, v in result.items() if k != "trials"}, "trials": [asdict(r) for r in rows]}
+    (plan.search_dir / "search.json").write_text(json.dumps(saved, indent=2, default=str) + "\n", encoding="utf-8")
     return result
 
 
