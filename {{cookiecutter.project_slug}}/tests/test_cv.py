@@ -223,6 +223,20 @@ def test_bad_fold_input_is_one_line_and_exit_2(args, expected, tmp_path, capsys)
     assert not any(path.is_file() for path in tmp_path.rglob("*"))  # nothing written, no run folder left
 
 
+@pytest.mark.parametrize("stage", ["fit", "cv"])
+def test_too_many_folds_is_one_line_when_the_data_is_set_up(stage, tmp_path, capsys):
+    """Only the loaded labels tell; Lightning has opened the TensorBoard file by then, nothing else is written."""
+    fold = ["--data.fold", "0"] if stage == "fit" else []
+    with pytest.raises(SystemExit) as exit_info:
+        main([stage, "--runs_dir", str(tmp_path / "runs"), *QUIET, "--data.folds", "500", *fold])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --data.folds 500: too many folds for 1528 samples whose largest class has 158; use fewer folds."
+    ]
+    written = [path.name for path in tmp_path.rglob("*") if path.is_file()]
+    assert written and all(name.startswith("events.out.tfevents") for name in written), written
+
+
 def test_out_of_fold_predictions_are_skipped_for_batches_they_cannot_read(tmp_path, capsys):
     model = VectorClassifier()
     features, labels = torch.rand(8, 64), torch.arange(8) % 10
